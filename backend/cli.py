@@ -1,0 +1,204 @@
+"""`ruong`: the one command in front of everything (DESIGN.md, "Top level").
+
+Each subcommand reads the settings once (`--config ruong.toml` plus `RUONG_*` variables) and
+hands the typed `Settings` to the part it runs. Errors a user can fix (bad config, unknown node,
+missing program) print one clear line and exit 2; nothing prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from backend.config import ConfigError, Settings, load_settings
+from backend.registry import TRANSPORTS, Registry, RegistryError
+from backend.services import ServiceError
+from backend.sim import SimError
+
+log = logging.getLogger("ruong")
+
+USER_ERRORS = (ConfigError, RegistryError, ServiceError, SimError)
+
+
+def _registry(settings: Settings) -> Registry:
+    return Registry(settings.registry_url)
+
+
+def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.demo import run_demo
+
+    return run_demo(
+        settings,
+        data_dir=Path(args.data_dir),
+        nodes=args.nodes,
+        interval_s=args.interval,
+        exit_after_s=args.exit_after,
+    )
+
+
+def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.service import serve
+
+    asyncio.run(serve(settings))
+    return 0
+
+
+def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.store import open_store
+    from dashboard.app import create_app
+
+    endpoint = settings.dashboard
+    app = create_app(lambda: open_store(settings.store))
+    print(f"Ruộng dashboard: http://{endpoint.host}:{endpoint.port}/", flush=True)
+    app.run(host=endpoint.host, port=endpoint.port, debug=False)
+    return 0
+
+
+def cmd_node_provision(settings: Settings, args: argparse.Namespace) -> int:
+    registry = _registry(settings)
+    try:
+        info = registry.provision(args.farm or settings.farm, args.field, args.transport)
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps(info.as_json()))
+    else:
+        print(f"node {info.node} on {info.farm}/{info.field} over {info.transport}")
+        print(f"key  {info.key.hex()}  (keep it secret: it goes only into the node's config)")
+    return 0
+
+
+def cmd_node_list(settings: Settings, args: argparse.Namespace) -> int:
+    registry = _registry(settings)
+    try:
+        nodes = registry.nodes(None if args.all_farms else settings.farm)
+    finally:
+        registry.close()
+    if args.json:
+        print(json.dumps([{k: v for k, v in n.as_json().items() if k != "key"} for n in nodes]))
+        return 0
+    if not nodes:
+        print("no nodes provisioned yet: ruong node provision --field F --transport coap")
+    for n in nodes:
+        state = "revoked" if n.revoked else "active"
+        print(f"{n.node}  {n.farm}/{n.field:<16} {n.transport:<5} {state}")
+    return 0
+
+
+def cmd_node_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    registry = _registry(settings)
+    try:
+        registry.revoke(args.node)
+    finally:
+        registry.close()
+    print(f"node {args.node} revoked: the gateway refuses its uplinks from now on")
+    return 0
+
+
+def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.sim import run_sim
+
+    registry = _registry(settings)
+    try:
+        reports = run_sim(
+            settings,
+            registry,
+            Path(args.state_dir),
+            nodes=args.nodes,
+            cycles=args.cycles,
+            interval_s=args.interval,
+        )
+    finally:
+        registry.close()
+    for report in reports:
+        print(json.dumps(report))
+    acknowledged = sum(1 for r in reports if r.get("result") in ("2.04", "puback"))
+    print(f"{acknowledged}/{len(reports)} uplinks acknowledged", file=sys.stderr)
+    return 0 if acknowledged == len(reports) else 3
+
+
+def cmd_forecast(settings: Settings, args: argparse.Namespace) -> int:
+    print(
+        "ruong forecast: the FAO-56 and pest-risk forecasts are not built yet "
+        "(tracked in the forecasting issue); nothing was computed",
+        file=sys.stderr,
+    )
+    return 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ruong",
+        description="Ruộng: sensor nodes -> gateway -> InfluxDB -> forecasts -> dashboard",
+    )
+    parser.add_argument("--config", help="ruong.toml to read (default: ./ruong.toml if present)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    demo = sub.add_parser("demo", help="run everything on this machine with simulated nodes")
+    demo.add_argument("--exit-after", type=float, metavar="SECONDS", help="stop cleanly after")
+    demo.add_argument("--nodes", type=int, default=4, help="simulated nodes (default 4)")
+    demo.add_argument("--interval", type=float, default=10.0, help="node interval, s (default 10)")
+    demo.add_argument("--data-dir", default="ruong-data", help="where the demo keeps its state")
+    demo.set_defaults(func=cmd_demo)
+
+    sub.add_parser("gateway", help="run the CoAP server and MQTT subscriber").set_defaults(
+        func=cmd_gateway
+    )
+    sub.add_parser("serve", help="run the dashboard").set_defaults(func=cmd_serve)
+
+    node = sub.add_parser("node", help="provision, list and revoke sensor nodes")
+    node_sub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
+    provision = node_sub.add_parser("provision", help="register a node with a fresh key")
+    provision.add_argument("--field", required=True, help="field name, e.g. ruong-1")
+    provision.add_argument("--transport", required=True, choices=TRANSPORTS)
+    provision.add_argument("--farm", help="farm (default: [site] farm)")
+    provision.add_argument("--json", action="store_true", help="print id and key as JSON")
+    provision.set_defaults(func=cmd_node_provision)
+    listing = node_sub.add_parser("list", help="list the farm's nodes")
+    listing.add_argument("--json", action="store_true")
+    listing.add_argument("--all-farms", action="store_true")
+    listing.set_defaults(func=cmd_node_list)
+    revoke = node_sub.add_parser("revoke", help="revoke a node's key")
+    revoke.add_argument("node")
+    revoke.set_defaults(func=cmd_node_revoke)
+
+    sim = sub.add_parser("sim", help="run simulated nodes (real MicroPython firmware)")
+    sim.add_argument("--nodes", type=int, default=2)
+    sim.add_argument("--cycles", type=int, default=3)
+    sim.add_argument("--interval", type=float, default=2.0, help="seconds between cycles")
+    sim.add_argument("--state-dir", default="ruong-data/sim", help="node state (counters)")
+    sim.set_defaults(func=cmd_sim)
+
+    forecast = sub.add_parser("forecast", help="irrigation and pest forecasts (not built yet)")
+    forecast.set_defaults(func=cmd_forecast)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    for noisy in ("aiocoap", "httpx", "werkzeug"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    func: Callable[[Settings, argparse.Namespace], int] = args.func
+    try:
+        settings = load_settings(args.config)
+        return func(settings, args)
+    except USER_ERRORS as exc:
+        print(f"ruong {args.command}: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,192 @@
+"""Settings: one `ruong.toml` plus `RUONG_*` environment overrides, read once at the entry point.
+
+Every server address is a URL (DESIGN.md, "Contracts / Config"). The typed `Settings` object is
+passed down to each part's constructor; no other module reads the environment or the file.
+
+Environment overrides are named after the key: `[store] url` <- `RUONG_STORE_URL`,
+`[coap] bind` <- `RUONG_COAP_BIND`, `[site] farm` <- `RUONG_SITE_FARM`, and so on.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+DEFAULT_CONFIG = "ruong.toml"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the key and where it came from."""
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """A parsed server URL."""
+
+    url: str
+    scheme: str
+    host: str
+    port: int
+    path: str = ""
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    farm: str = "ninh-binh-demo"
+    store_url: str = "sqlite:///ruong-data/readings.db"
+    mqtt_url: str | None = "mqtt://127.0.0.1:1883"
+    coap_bind: str | None = "coap://127.0.0.1:5683"
+    registry_url: str = "sqlite:///ruong-data/registry.db"
+    dashboard_bind: str = "http://127.0.0.1:8050"
+    source: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def store(self) -> Endpoint:
+        return parse_store_url(self.store_url, self._where("store.url"))
+
+    @property
+    def mqtt(self) -> Endpoint | None:
+        if not self.mqtt_url:
+            return None
+        return parse_url(self.mqtt_url, self._where("mqtt.url"), {"mqtt": 1883})
+
+    @property
+    def coap(self) -> Endpoint | None:
+        if not self.coap_bind:
+            return None
+        return parse_url(self.coap_bind, self._where("coap.bind"), {"coap": 5683})
+
+    @property
+    def dashboard(self) -> Endpoint:
+        return parse_url(self.dashboard_bind, self._where("dashboard.bind"), {"http": 8050})
+
+    def _where(self, key: str) -> str:
+        return f"{key} (from {self.source.get(key, 'defaults')})"
+
+
+# key in the TOML file -> (Settings attribute, environment variable)
+_KEYS: dict[str, tuple[str, str]] = {
+    "site.farm": ("farm", "RUONG_SITE_FARM"),
+    "store.url": ("store_url", "RUONG_STORE_URL"),
+    "mqtt.url": ("mqtt_url", "RUONG_MQTT_URL"),
+    "coap.bind": ("coap_bind", "RUONG_COAP_BIND"),
+    "registry.url": ("registry_url", "RUONG_REGISTRY_URL"),
+    "dashboard.bind": ("dashboard_bind", "RUONG_DASHBOARD_BIND"),
+}
+
+
+def parse_url(url: str, where: str, default_ports: Mapping[str, int]) -> Endpoint:
+    """Parse a server URL whose scheme must be one of `default_ports`; raise ConfigError."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise ConfigError(f"{where}: {url!r} is not a valid URL ({exc})") from None
+    if parts.scheme not in default_ports:
+        allowed = ", ".join(f"{s}://" for s in default_ports)
+        raise ConfigError(f"{where}: {url!r} must start with {allowed}")
+    if not parts.hostname:
+        raise ConfigError(f"{where}: {url!r} has no host")
+    return Endpoint(
+        url=url,
+        scheme=parts.scheme,
+        host=parts.hostname,
+        port=port if port is not None else default_ports[parts.scheme],
+        path=parts.path.lstrip("/"),
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def parse_store_url(url: str, where: str = "store.url") -> Endpoint:
+    """`influxdb://[user:pass@]host[:port]/db` or `sqlite:///path/to/file.db`."""
+    if url.startswith("sqlite:///"):
+        path = url[len("sqlite:///") :]
+        if not path:
+            raise ConfigError(f"{where}: {url!r} names no file")
+        return Endpoint(url=url, scheme="sqlite", host="", port=0, path=path)
+    ep = parse_url(url, where, {"influxdb": 8086, "influxdbs": 8086})
+    if not ep.path or "/" in ep.path:
+        raise ConfigError(f"{where}: {url!r} must name one database, e.g. influxdb://host:8086/ruong")
+    return ep
+
+
+def load_settings(
+    path: str | Path | None = None, env: Mapping[str, str] | None = None
+) -> Settings:
+    """Read `path` (default: ./ruong.toml if it exists) and apply RUONG_* overrides from `env`.
+
+    Raises ConfigError naming the offending key for unknown keys, wrong types and bad URLs.
+    """
+    env = os.environ if env is None else env
+    values: dict[str, str | None] = {}
+    source: dict[str, str] = {}
+    explicit = path is not None
+    file = Path(path if path is not None else DEFAULT_CONFIG)
+    if file.exists():
+        try:
+            data = tomllib.loads(file.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{file}: not valid TOML ({exc})") from None
+        for section, table in data.items():
+            if not isinstance(table, dict):
+                raise ConfigError(f"{file}: top-level key {section!r} must be a [section]")
+            for key, value in table.items():
+                dotted = f"{section}.{key}"
+                if dotted not in _KEYS:
+                    known = ", ".join(sorted(_KEYS))
+                    raise ConfigError(f"{file}: unknown key {dotted!r} (known: {known})")
+                if not isinstance(value, str):
+                    raise ConfigError(f"{file}: {dotted} must be a string, got {value!r}")
+                values[_KEYS[dotted][0]] = value
+                source[dotted] = str(file)
+    elif explicit:
+        raise ConfigError(f"config file {file} does not exist")
+    for dotted, (attr, var) in _KEYS.items():
+        if var in env:
+            values[attr] = env[var]
+            source[dotted] = var
+    # An empty mqtt.url / coap.bind switches that transport off.
+    for attr in ("mqtt_url", "coap_bind"):
+        if values.get(attr) == "":
+            values[attr] = None
+    settings = Settings(**values, source=source)  # type: ignore[arg-type]
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    """Parse every URL once so a bad one fails at start, not at first use."""
+    if not settings.farm or not settings.farm.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(
+            f"{settings._where('site.farm')}: {settings.farm!r} must be letters, digits, - or _"
+        )
+    settings.store  # noqa: B018 - property access parses and validates
+    settings.mqtt  # noqa: B018
+    settings.coap  # noqa: B018
+    settings.dashboard  # noqa: B018
+    if not (settings.registry_url.startswith("sqlite:") or "://" in settings.registry_url):
+        raise ConfigError(
+            f"{settings._where('registry.url')}: {settings.registry_url!r} must be a "
+            "SQLAlchemy URL such as sqlite:///registry.db or postgresql://host/ruong"
+        )
+
+
+def render_toml(settings: Settings) -> str:
+    """The settings as a ruong.toml text (used by `ruong demo` to hand its config to children)."""
+    lines: list[str] = []
+    current = None
+    for dotted, (attr, _var) in _KEYS.items():
+        section, key = dotted.split(".")
+        value = getattr(settings, attr)
+        if section != current:
+            lines.append(f"\n[{section}]")
+            current = section
+        lines.append(f'{key} = "{value or ""}"')
+    return "\n".join(lines).lstrip() + "\n"

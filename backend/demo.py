@@ -1,0 +1,177 @@
+"""`ruong demo`: the whole chain on one machine, as separate processes an operator would run.
+
+Starts, under `--data-dir` (default ./ruong-data):
+- InfluxDB (`influxd`, when installed; otherwise the embedded SQLite store),
+- an MQTT broker (`mosquitto`, when installed; otherwise the embedded amqtt broker),
+- `ruong gateway` and `ruong serve` with a generated config,
+- N simulated nodes, each the real firmware on the MicroPython unix port.
+Prints the dashboard URL, runs until Ctrl-C or `--exit-after`, then stops everything it started,
+newest first, and exits 0. A child that dies early stops the demo with its log tail and exit 1.
+"""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import sys
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+
+from backend.config import Settings, render_toml
+from backend.registry import Registry
+from backend.services import (
+    ManagedProcess,
+    ServiceError,
+    free_port,
+    spawn,
+    start_influxd,
+    start_mosquitto,
+)
+from backend.sim import NodeProcess, ensure_nodes, start_node
+from backend.store import open_store
+from dashboard.data import latest_by_node
+
+READY_TIMEOUT_S = 60.0
+
+
+def _ruong(*args: str) -> list[str]:
+    """argv running the `ruong` command of this very installation."""
+    return [sys.executable, "-m", "backend.cli", *args]
+
+
+def _wait_for_log(child: ManagedProcess, text: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while text not in child.log_path.read_text(errors="replace"):
+        child.check_alive()
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{child.name} not ready after {timeout_s:.0f} s:\n{child.log_tail()}")
+        time.sleep(0.2)
+
+
+def _wait_for_http(child: ManagedProcess, url: str, timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while True:
+        child.check_alive()
+        try:
+            if httpx.get(url, timeout=1.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if time.monotonic() > deadline:
+            raise ServiceError(f"{child.name} not answering {url}:\n{child.log_tail()}")
+        time.sleep(0.2)
+
+
+def run_demo(
+    settings: Settings,
+    data_dir: Path,
+    nodes: int = 4,
+    interval_s: float = 10.0,
+    exit_after_s: float | None = None,
+) -> int:
+    """Run the demo; return the process exit code."""
+    data_dir = data_dir.resolve()
+    logs = data_dir / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    started: list[ManagedProcess] = []
+    node_procs: list[NodeProcess] = []
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        if shutil.which("influxd") or shutil.which("influxd", path="/usr/sbin"):
+            influx = start_influxd(data_dir / "influxdb")
+            started.append(influx)
+            store_url = influx.url
+        else:
+            print("influxd not installed: using the embedded SQLite store", flush=True)
+            store_url = f"sqlite:///{data_dir / 'readings.db'}"
+        if shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin"):
+            broker: ManagedProcess = start_mosquitto(data_dir / "mosquitto")
+            mqtt_url = broker.url  # type: ignore[attr-defined]
+        else:
+            print("mosquitto not installed: using the embedded amqtt broker", flush=True)
+            port = free_port()
+            broker = spawn("amqtt", [sys.executable, "-m", "backend.broker", str(port)], logs)
+            _wait_for_log(broker, "embedded MQTT broker on", READY_TIMEOUT_S)
+            mqtt_url = f"mqtt://127.0.0.1:{port}"
+        started.append(broker)
+
+        demo = replace(
+            settings,
+            store_url=store_url,
+            mqtt_url=mqtt_url,
+            coap_bind=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+            registry_url=f"sqlite:///{data_dir / 'registry.db'}",
+            source={},
+        )
+        config = data_dir / "demo.toml"
+        config.write_text(render_toml(demo))
+
+        gateway = spawn("gateway", _ruong("--config", str(config), "gateway"), logs, cwd=data_dir)
+        started.append(gateway)
+        _wait_for_log(gateway, "gateway ready", READY_TIMEOUT_S)
+        dashboard = spawn("dashboard", _ruong("--config", str(config), "serve"), logs, cwd=data_dir)
+        started.append(dashboard)
+        url = f"http://{demo.dashboard.host}:{demo.dashboard.port}/"
+        _wait_for_http(dashboard, url, READY_TIMEOUT_S)
+
+        registry = Registry(demo.registry_url)
+        try:
+            infos = ensure_nodes(registry, demo, nodes)
+        finally:
+            registry.close()
+        for i, info in enumerate(infos):
+            node_procs.append(
+                start_node(info, demo, data_dir / "nodes", 0, interval_s, i + 1, log_to_file=True)
+            )
+        print(f"Ruộng demo: {len(infos)} nodes reporting every {interval_s:g} s", flush=True)
+        print(f"Mở bảng điều khiển / open the dashboard: {url}", flush=True)
+        print(f"logs: {logs}  (Ctrl-C to stop)", flush=True)
+
+        deadline = None if exit_after_s is None else time.monotonic() + exit_after_s
+        while not stop.is_set():
+            for child in started:
+                child.check_alive()
+            for node in node_procs:
+                if node.proc.poll() is not None:
+                    log_path = node.config_path.parent / "node.log"
+                    tail = "\n".join(log_path.read_text(errors="replace").splitlines()[-10:])
+                    raise ServiceError(
+                        f"node {node.info.node} exited {node.proc.returncode}:\n{tail}"
+                    )
+            if deadline is not None and time.monotonic() >= deadline:
+                break
+            stop.wait(0.5)
+
+        store = open_store(demo.store)
+        try:
+            views = latest_by_node(store)
+        finally:
+            store.close()
+        now = time.time()
+        for view in views:
+            print(
+                f"node {view.node} ({view.field}): {len(view.values)} quantities, "
+                f"last sample {now - view.time_ms / 1000:.0f} s ago",
+                flush=True,
+            )
+        return 0
+    except ServiceError as exc:
+        print(f"ruong demo: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        for node in node_procs:
+            node.proc.terminate()
+        for node in node_procs:
+            node.proc.wait(10)
+        for child in reversed(started):
+            child.stop()
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        print("Ruộng demo stopped.", flush=True)
+

@@ -1,0 +1,110 @@
+"""InfluxDB through its v1 HTTP API: line protocol to `/write`, InfluxQL to `/query`.
+
+One client for every major version (DESIGN.md): 1.x natively, 2.x via its v1-compatibility API
+(user = anything, password = token, DBRP mapping), 3.x Core natively. httpx rather than
+`influxdb-client`, which speaks only the 2.x API.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import httpx
+
+from backend.config import Endpoint
+from backend.store.base import Point, Row, Store, StoreError, line_protocol
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def quote_literal(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+class InfluxStore(Store):
+    def __init__(self, endpoint: Endpoint, timeout_s: float = 10.0) -> None:
+        scheme = "https" if endpoint.scheme == "influxdbs" else "http"
+        self.database = endpoint.path
+        self.base_url = f"{scheme}://{endpoint.host}:{endpoint.port}"
+        self._auth = (
+            {"u": endpoint.username or "", "p": endpoint.password or ""}
+            if endpoint.password
+            else {}
+        )
+        self._http = httpx.Client(base_url=self.base_url, timeout=timeout_s)
+        self._database_ready = False
+
+    def _ensure_database(self) -> None:
+        if not self._database_ready:
+            self._query(f"CREATE DATABASE {quote_ident(self.database)}", method="POST")
+            self._database_ready = True
+
+    def _query(self, q: str, method: str = "GET") -> list[dict]:
+        params = {"q": q, "db": self.database, "epoch": "ms", **self._auth}
+        try:
+            resp = self._http.request(method, "/query", params=params)
+        except httpx.HTTPError as exc:
+            raise StoreError(f"InfluxDB at {self.base_url} unreachable: {exc}") from exc
+        if resp.status_code != 200:
+            raise StoreError(f"InfluxDB query failed ({resp.status_code}): {resp.text.strip()}")
+        results = resp.json().get("results", [])
+        for result in results:
+            if "error" in result:
+                raise StoreError(f"InfluxDB query error: {result['error']} in {q!r}")
+        return results
+
+    def write(self, points: Sequence[Point]) -> None:
+        if not points:
+            return
+        self._ensure_database()
+        body = "\n".join(line_protocol(p) for p in points).encode()
+        params = {"db": self.database, "precision": "ms", **self._auth}
+        try:
+            resp = self._http.post("/write", params=params, content=body)
+        except httpx.HTTPError as exc:
+            raise StoreError(f"InfluxDB at {self.base_url} unreachable: {exc}") from exc
+        if resp.status_code != 204:
+            raise StoreError(f"InfluxDB refused the write ({resp.status_code}): {resp.text.strip()}")
+
+    def _series_rows(self, q: str) -> list[Row]:
+        self._ensure_database()
+        rows: list[Row] = []
+        for result in self._query(q):
+            for series in result.get("series", []):
+                columns = series["columns"]
+                tags = dict(series.get("tags") or {})
+                for values in series["values"]:
+                    record = dict(zip(columns, values, strict=True))
+                    time_ms = int(record.pop("time"))
+                    fields = {k: v for k, v in record.items() if v is not None}
+                    rows.append(Row(time_ms, dict(tags), fields))
+        return rows
+
+    def latest(self, measurement: str, group_by: str) -> list[Row]:
+        q = (
+            f"SELECT * FROM {quote_ident(measurement)} GROUP BY * ORDER BY time DESC LIMIT 1"
+        )
+        best: dict[str, Row] = {}
+        for row in self._series_rows(q):
+            key = row.tags.get(group_by, "")
+            if key not in best or row.time_ms > best[key].time_ms:
+                best[key] = row
+        return sorted(best.values(), key=lambda r: r.tags.get(group_by, ""))
+
+    def rows(
+        self,
+        measurement: str,
+        where: Mapping[str, str] | None = None,
+        since_ms: int | None = None,
+    ) -> list[Row]:
+        conditions = [f"{quote_ident(k)} = {quote_literal(v)}" for k, v in (where or {}).items()]
+        if since_ms is not None:
+            conditions.append(f"time >= {int(since_ms)}ms")
+        clause = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+        q = f"SELECT * FROM {quote_ident(measurement)}{clause} GROUP BY *"
+        return sorted(self._series_rows(q), key=lambda r: r.time_ms)
+
+    def close(self) -> None:
+        self._http.close()

@@ -1,0 +1,1 @@
+"""Dashboard: the Dash app farmers open on their phones (Vietnamese first, English too)."""

@@ -1,0 +1,135 @@
+"""Home page: one card per node with its newest readings and what to do about them."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import dash_bootstrap_components as dbc
+from dash import Dash, Input, Output, dcc, html
+
+from backend.store import Store
+from dashboard.data import DISPLAY, NodeView, advice, latest_by_node
+from dashboard.i18n import label, t
+
+REFRESH_MS = 5000
+
+
+def _ago(seconds: float, lang: str) -> str:
+    if seconds < 90:
+        return t("ago_s", lang, n=max(0, round(seconds)))
+    if seconds < 90 * 60:
+        return t("ago_min", lang, n=round(seconds / 60))
+    return t("ago_h", lang, n=round(seconds / 3600))
+
+
+def _number(value: float, decimals: int) -> str:
+    text = f"{value:,.{decimals}f}"
+    return text.replace(",", " ")  # thin grouping; Vietnamese uses "." for thousands, avoid ambiguity
+
+
+def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
+    items = []
+    for quantity, unit, factor, decimals in DISPLAY:
+        if quantity in view.values:
+            items.append(
+                html.Div(
+                    [
+                        html.Span(label(quantity, lang), className="text-muted small d-block"),
+                        html.Span(
+                            f"{_number(view.values[quantity] * factor, decimals)} {unit}",
+                            className="fs-5 fw-semibold",
+                            **{"data-quantity": quantity},
+                        ),
+                    ],
+                    className="col-6 mb-2",
+                )
+            )
+    alerts = [
+        dbc.Alert(t(a.key, lang, **a.values), color=a.level, className="py-2 mb-2")
+        for a in advice(view, now_ms)
+    ]
+    header = html.Div(
+        [
+            html.Strong(f"{t('field', lang)} {view.field}"),
+            html.Span(f" · {t('node', lang)} {view.node}", className="text-muted small"),
+        ]
+    )
+    return dbc.Card(
+        [
+            dbc.CardHeader(header),
+            dbc.CardBody(
+                [
+                    *alerts,
+                    html.Div(items, className="row g-1"),
+                    html.Div(
+                        f"{t('updated', lang)}: {_ago((now_ms - view.time_ms) / 1000, lang)}",
+                        className="text-muted small",
+                    ),
+                ]
+            ),
+        ],
+        className="h-100 node-card",
+        id={"type": "node-card", "node": view.node},
+    )
+
+
+def cards(store: Store, lang: str) -> list:
+    views = latest_by_node(store)
+    now_ms = int(time.time() * 1000)
+    if not views:
+        return [dbc.Alert(t("no_nodes", lang), color="info", id="no-nodes")]
+    return [dbc.Col(node_card(v, lang, now_ms), xs=12, md=6, lg=4, className="mb-3") for v in views]
+
+
+def layout() -> dbc.Container:
+    return dbc.Container(
+        [
+            dcc.Location(id="url"),
+            dcc.Store(id="lang", storage_type="local", data="vi"),
+            dcc.Interval(id="refresh", interval=REFRESH_MS),
+            html.Div(
+                [
+                    html.H1(id="title", className="h4 my-3 flex-grow-1"),
+                    dbc.Button(id="lang-toggle", color="link", size="sm", className="p-0"),
+                ],
+                className="d-flex align-items-center",
+            ),
+            dbc.Row(id="node-cards"),
+        ],
+        fluid=True,
+        className="px-2",
+    )
+
+
+def register_callbacks(app: Dash, store_factory: Callable[[], Store]) -> None:
+    """Callbacks bound to the store the app was created with."""
+    store = store_factory()
+
+    @app.callback(
+        Output("lang", "data"),
+        Input("lang-toggle", "n_clicks"),
+        Input("url", "search"),
+        Input("lang", "data"),
+    )
+    def choose_language(n_clicks: int | None, search: str | None, current: str | None) -> str:
+        from dash import ctx
+
+        if ctx.triggered_id == "lang-toggle" and n_clicks:
+            return "en" if current == "vi" else "vi"
+        if search and "lang=en" in search:
+            return "en"
+        if search and "lang=vi" in search:
+            return "vi"
+        return current if current in ("vi", "en") else "vi"
+
+    @app.callback(
+        Output("title", "children"),
+        Output("lang-toggle", "children"),
+        Output("node-cards", "children"),
+        Input("refresh", "n_intervals"),
+        Input("lang", "data"),
+    )
+    def refresh(_n: int | None, lang: str | None) -> tuple[str, str, list]:
+        lang = lang if lang in ("vi", "en") else "vi"
+        return t("title", lang), t("language", lang), cards(store, lang)

@@ -1,0 +1,67 @@
+"""CoAP ingest (RFC 7252) on aiocoap: `POST /r` takes one COSE_Mac0 uplink (docs/protocol.md).
+
+2.04 once stored; 4.00 malformed, 4.01 bad MAC or unknown node, 4.13 too large (reason in the
+diagnostic payload); 5.03 with Max-Age when the store cannot take it, so the node keeps the
+sample and retries later.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import aiocoap
+from aiocoap import resource
+from aiocoap.numbers.codes import Code
+
+from backend.store import StoreError
+from gateway.ingest import Ingest
+from gateway.uplink import UplinkRejected
+
+log = logging.getLogger("ruong.gateway.coap")
+
+RETRY_AFTER_S = 30
+CONTENT_FORMAT_COSE_MAC0 = 17
+_CODES = {"4.00": Code.BAD_REQUEST, "4.01": Code.UNAUTHORIZED, "4.13": Code.REQUEST_ENTITY_TOO_LARGE}
+
+
+class UplinkResource(resource.Resource):
+    """`/r`: the uplink endpoint."""
+
+    def __init__(self, ingest: Ingest) -> None:
+        super().__init__()
+        self.ingest = ingest
+
+    async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
+        fmt = request.opt.content_format
+        if fmt is not None and int(fmt) != CONTENT_FORMAT_COSE_MAC0:
+            self.ingest.counts["rejected:content_format"] += 1
+            return aiocoap.Message(
+                code=Code.UNSUPPORTED_CONTENT_FORMAT,
+                payload=b"content_format: expected 17 (application/cose; cose-type=cose-mac0)",
+            )
+        peer = str(request.remote.hostinfo)
+        try:
+            await self.ingest.accept(request.payload, "coap", peer)
+        except UplinkRejected as exc:
+            return aiocoap.Message(code=_CODES[exc.coap_code], payload=exc.reason.encode())
+        except StoreError as exc:
+            log.error("store unavailable, answering 5.03: %s", exc)
+            response = aiocoap.Message(code=Code.SERVICE_UNAVAILABLE, payload=b"store_unavailable")
+            response.opt.max_age = RETRY_AFTER_S
+            return response
+        return aiocoap.Message(code=Code.CHANGED)
+
+
+def site(ingest: Ingest) -> resource.Site:
+    """The CoAP site tree, declared in one place."""
+    root = resource.Site()
+    root.add_resource([".well-known", "core"], resource.WKCResource(root.get_resources_as_linkheader))
+    root.add_resource(["r"], UplinkResource(ingest))
+    return root
+
+
+async def start_coap(ingest: Ingest, host: str, port: int) -> aiocoap.Context:
+    """Bind the CoAP server; the caller shuts the returned context down."""
+    context = await aiocoap.Context.create_server_context(site(ingest), bind=(host, port))
+    log.info("CoAP listening on coap://%s:%d/r", host, port)
+    return context

@@ -1,0 +1,183 @@
+"""Decode, authenticate and validate one uplink: COSE_Mac0(SenML-CBOR) -> readings.
+
+Pure logic, no I/O: the caller passes the bytes, a key lookup and the clock. Every refusal is an
+`UplinkRejected` carrying a reason code (counted and logged by the caller) and the CoAP response
+class it maps to. Byte layout: docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import hmac
+import io
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from hashlib import sha256
+
+import cbor2
+
+from backend.quantities import QUANTITIES
+from backend.registry import NODE_ID, NodeInfo
+
+MAX_UPLINK_BYTES = 2048
+COSE_MAC0_TAG = 17
+ALG_HMAC_256_64 = 4  # RFC 9053 table 7
+HDR_ALG, HDR_KID, HDR_PARTIAL_IV = 1, 4, 6
+SENML_BN, SENML_BT, SENML_N, SENML_U, SENML_V, SENML_T = -2, -3, 0, 1, 2, 6
+SENML_RELATIVE_LIMIT = 2**28  # RFC 8428 s4.5.3: smaller times are relative to "now"
+MAX_FUTURE_S = 300
+MAX_AGE_S = 400 * 86400
+
+# reason -> CoAP response code (RFC 7252 s5.9)
+BAD_REQUEST, UNAUTHORIZED, TOO_LARGE = "4.00", "4.01", "4.13"
+REASONS: dict[str, str] = {
+    "too_large": TOO_LARGE,
+    "malformed_cbor": BAD_REQUEST,
+    "not_cose_mac0": BAD_REQUEST,
+    "bad_header": BAD_REQUEST,
+    "unsupported_alg": UNAUTHORIZED,
+    "bad_kid": UNAUTHORIZED,
+    "unknown_node": UNAUTHORIZED,
+    "revoked_node": UNAUTHORIZED,
+    "bad_mac": UNAUTHORIZED,
+    "bad_senml": BAD_REQUEST,
+    "name_mismatch": BAD_REQUEST,
+    "unknown_quantity": BAD_REQUEST,
+    "wrong_unit": BAD_REQUEST,
+    "out_of_range": BAD_REQUEST,
+    "future_time": BAD_REQUEST,
+    "too_old": BAD_REQUEST,
+}
+
+
+class UplinkRejected(ValueError):
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+
+    @property
+    def coap_code(self) -> str:
+        return REASONS[self.reason]
+
+
+@dataclass
+class Uplink:
+    """An authenticated, validated uplink: samples keyed by sample time (Unix ms)."""
+
+    node: NodeInfo
+    counter: int
+    samples: dict[int, dict[str, float]] = field(default_factory=dict)
+
+
+def _loads_exact(data: bytes) -> object:
+    """CBOR-decode `data`, refusing trailing bytes."""
+    stream = io.BytesIO(data)
+    try:
+        value = cbor2.CBORDecoder(stream).decode()
+    except (cbor2.CBORDecodeError, ValueError, TypeError, OverflowError, RecursionError) as exc:
+        raise UplinkRejected("malformed_cbor", str(exc)) from None
+    if stream.tell() != len(data):
+        raise UplinkRejected("malformed_cbor", f"{len(data) - stream.tell()} trailing bytes")
+    return value
+
+
+def mac_structure(protected: bytes, payload: bytes, external_aad: bytes = b"") -> bytes:
+    """RFC 9052 s6.3 MAC_structure for COSE_Mac0, CBOR-encoded."""
+    return cbor2.dumps(["MAC0", protected, external_aad, payload])
+
+
+def mac_tag(key: bytes, protected: bytes, payload: bytes) -> bytes:
+    """HMAC 256/64: HMAC-SHA256 over the MAC_structure, truncated to 8 bytes (RFC 9053 s3.1)."""
+    return hmac.new(key, mac_structure(protected, payload), sha256).digest()[:8]
+
+
+def decode_uplink(
+    data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: float
+) -> Uplink:
+    """Authenticate and validate `data`; raise UplinkRejected with the reason otherwise."""
+    if len(data) > MAX_UPLINK_BYTES:
+        raise UplinkRejected("too_large", f"{len(data)} bytes > {MAX_UPLINK_BYTES}")
+    message = _loads_exact(data)
+    if isinstance(message, cbor2.CBORTag):
+        if message.tag != COSE_MAC0_TAG:
+            raise UplinkRejected("not_cose_mac0", f"CBOR tag {message.tag}, expected 17")
+        message = message.value
+    if not (isinstance(message, list) and len(message) == 4):
+        raise UplinkRejected("not_cose_mac0", "expected a 4-element COSE_Mac0 array")
+    protected_bytes, unprotected, payload, tag = message
+    if not (
+        isinstance(protected_bytes, bytes)
+        and isinstance(unprotected, dict)
+        and isinstance(payload, bytes)
+        and isinstance(tag, bytes)
+    ):
+        raise UplinkRejected("not_cose_mac0", "COSE_Mac0 element of the wrong type")
+    protected = _loads_exact(protected_bytes) if protected_bytes else {}
+    if not isinstance(protected, dict):
+        raise UplinkRejected("bad_header", "protected header is not a map")
+    if protected.get(HDR_ALG) != ALG_HMAC_256_64:
+        raise UplinkRejected("unsupported_alg", f"alg {protected.get(HDR_ALG)!r}, expected 4")
+    piv = protected.get(HDR_PARTIAL_IV)
+    if not (isinstance(piv, bytes) and 1 <= len(piv) <= 8):
+        raise UplinkRejected("bad_header", "Partial IV (message counter) missing or not 1-8 bytes")
+    kid = unprotected.get(HDR_KID, protected.get(HDR_KID))
+    try:
+        node_id = kid.decode("ascii") if isinstance(kid, bytes) else ""
+    except UnicodeDecodeError:
+        node_id = ""
+    if not NODE_ID.match(node_id):
+        raise UplinkRejected("bad_kid", f"kid {kid!r} is not a node id")
+    node = lookup(node_id)
+    if node is None:
+        raise UplinkRejected("unknown_node", f"node {node_id} is not registered")
+    if node.revoked:
+        raise UplinkRejected("revoked_node", f"node {node_id} was revoked")
+    if not hmac.compare_digest(tag, mac_tag(node.key, protected_bytes, payload)):
+        raise UplinkRejected("bad_mac", f"MAC does not verify with the key of {node_id}")
+    uplink = Uplink(node=node, counter=int.from_bytes(piv, "big"))
+    _read_senml(_loads_exact(payload), uplink, now_s)
+    return uplink
+
+
+def _read_senml(pack: object, uplink: Uplink, now_s: float) -> None:
+    """Resolve a SenML pack (RFC 8428 s4.6) into uplink.samples, validating each record."""
+    if not (isinstance(pack, list) and pack):
+        raise UplinkRejected("bad_senml", "SenML pack must be a non-empty array")
+    base_name, base_time = "", 0.0
+    expected_bn = uplink.node.node + ":"
+    for i, record in enumerate(pack):
+        if not isinstance(record, dict):
+            raise UplinkRejected("bad_senml", f"record {i} is not a map")
+        if SENML_BN in record:
+            base_name = record[SENML_BN]
+            if base_name != expected_bn:
+                raise UplinkRejected("name_mismatch", f"bn {base_name!r} != {expected_bn!r}")
+        if SENML_BT in record:
+            base_time = record[SENML_BT]
+        name, unit, value = record.get(SENML_N), record.get(SENML_U), record.get(SENML_V)
+        t = record.get(SENML_T, 0)
+        if not isinstance(name, str):
+            raise UplinkRejected("bad_senml", f"record {i} has no name")
+        for label, number in (("v", value), ("t", t), ("bt", base_time)):
+            if isinstance(number, bool) or not isinstance(number, int | float):
+                raise UplinkRejected("bad_senml", f"record {i} ({name}): {label} is not a number")
+            if not math.isfinite(number):
+                raise UplinkRejected("bad_senml", f"record {i} ({name}): {label} is not finite")
+        quantity = QUANTITIES.get(name)
+        if quantity is None:
+            raise UplinkRejected("unknown_quantity", f"{name!r} is not in the vocabulary")
+        if unit is not None and unit != quantity.unit:
+            raise UplinkRejected("wrong_unit", f"{name} in {unit!r}, expected {quantity.unit!r}")
+        if not quantity.low <= value <= quantity.high:
+            raise UplinkRejected(
+                "out_of_range", f"{name}={value} outside [{quantity.low}, {quantity.high}]"
+            )
+        when = base_time + t
+        if abs(when) < SENML_RELATIVE_LIMIT:
+            when += now_s
+        if when > now_s + MAX_FUTURE_S:
+            raise UplinkRejected("future_time", f"{name} sampled {when - now_s:.0f} s in the future")
+        if when < now_s - MAX_AGE_S:
+            raise UplinkRejected("too_old", f"{name} sampled {(now_s - when) / 86400:.0f} days ago")
+        uplink.samples.setdefault(round(when * 1000), {})[name] = float(value)
