@@ -10,7 +10,7 @@ from __future__ import annotations
 import hmac
 import io
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from hashlib import sha256
 
@@ -103,18 +103,19 @@ def decode_uplink(
         if message.tag != COSE_MAC0_TAG:
             raise UplinkRejected("not_cose_mac0", f"CBOR tag {message.tag}, expected 17")
         message = message.value
-    if not (isinstance(message, list) and len(message) == 4):
+    # cbor2 >= 6 decodes containers inside a tag as tuple / frozendict
+    if not (isinstance(message, list | tuple) and len(message) == 4):
         raise UplinkRejected("not_cose_mac0", "expected a 4-element COSE_Mac0 array")
     protected_bytes, unprotected, payload, tag = message
     if not (
         isinstance(protected_bytes, bytes)
-        and isinstance(unprotected, dict)
+        and isinstance(unprotected, Mapping)
         and isinstance(payload, bytes)
         and isinstance(tag, bytes)
     ):
         raise UplinkRejected("not_cose_mac0", "COSE_Mac0 element of the wrong type")
     protected = _loads_exact(protected_bytes) if protected_bytes else {}
-    if not isinstance(protected, dict):
+    if not isinstance(protected, Mapping):
         raise UplinkRejected("bad_header", "protected header is not a map")
     if protected.get(HDR_ALG) != ALG_HMAC_256_64:
         raise UplinkRejected("unsupported_alg", f"alg {protected.get(HDR_ALG)!r}, expected 4")
@@ -142,12 +143,12 @@ def decode_uplink(
 
 def _read_senml(pack: object, uplink: Uplink, now_s: float) -> None:
     """Resolve a SenML pack (RFC 8428 s4.6) into uplink.samples, validating each record."""
-    if not (isinstance(pack, list) and pack):
+    if not (isinstance(pack, list | tuple) and pack):
         raise UplinkRejected("bad_senml", "SenML pack must be a non-empty array")
     base_name, base_time = "", 0.0
     expected_bn = uplink.node.node + ":"
     for i, record in enumerate(pack):
-        if not isinstance(record, dict):
+        if not isinstance(record, Mapping):
             raise UplinkRejected("bad_senml", f"record {i} is not a map")
         if SENML_BN in record:
             base_name = record[SENML_BN]

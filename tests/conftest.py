@@ -6,12 +6,27 @@ A missing binary is a loud failure carrying the install hint, never a skip: CI i
 
 from __future__ import annotations
 
+import socket
+import sys
+import time
+import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from backend.services import InfluxServer, MosquittoServer, start_influxd, start_mosquitto
+from backend.config import Settings, load_settings
+from backend.registry import Registry
+from backend.services import (
+    InfluxServer,
+    ManagedProcess,
+    MosquittoServer,
+    free_port,
+    spawn,
+    start_influxd,
+    start_mosquitto,
+)
 from backend.sim import micropython_binary
 
 
@@ -40,3 +55,66 @@ def micropython() -> str:
 @pytest.fixture(scope="session")
 def firmware_dir() -> Path:
     return Path(__file__).resolve().parents[1] / "firmware"
+
+
+@dataclass
+class GatewayProcess:
+    """A real `ruong gateway` child process and the config it was started with."""
+
+    settings: Settings
+    config: Path
+    process: ManagedProcess
+
+    @property
+    def coap_port(self) -> int:
+        assert self.settings.coap is not None
+        return self.settings.coap.port
+
+    def registry(self) -> Registry:
+        return Registry(self.settings.registry_url)
+
+    def log(self) -> str:
+        return self.process.log_path.read_text(errors="replace")
+
+
+def write_config(path: Path, **values: str) -> Path:
+    """A ruong.toml with the given `section_key=value` settings."""
+    sections: dict[str, list[str]] = {}
+    for dotted, value in values.items():
+        section, key = dotted.split("_", 1)
+        sections.setdefault(section, []).append(f'{key} = "{value}"')
+    path.write_text("".join(f"[{s}]\n" + "\n".join(lines) + "\n" for s, lines in sections.items()))
+    return path
+
+
+def start_gateway(workdir: Path, store_url: str, mqtt_url: str = "") -> GatewayProcess:
+    """Start `ruong gateway` on a free CoAP port; wait for its "gateway ready" log line."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config = write_config(
+        workdir / "ruong.toml",
+        site_farm="test-farm",
+        store_url=store_url,
+        mqtt_url=mqtt_url,
+        coap_bind=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+        registry_url=f"sqlite:///{workdir / 'registry.db'}",
+    )
+    settings = load_settings(config, env={})
+    argv = [sys.executable, "-m", "backend.cli", "--config", str(config), "gateway"]
+    process = spawn("gateway", argv, workdir)
+    deadline = time.monotonic() + 30
+    while "gateway ready" not in process.log_path.read_text(errors="replace"):
+        process.check_alive()
+        assert time.monotonic() < deadline, f"gateway not ready:\n{process.log_tail()}"
+        time.sleep(0.1)
+    return GatewayProcess(settings, config, process)
+
+
+@pytest.fixture
+def gateway(
+    tmp_path: Path, influxdb: InfluxServer, mosquitto: MosquittoServer
+) -> Iterator[GatewayProcess]:
+    """A gateway on real InfluxDB (a fresh database per test) and real Mosquitto."""
+    db_url = f"{influxdb.url}_{uuid.uuid4().hex[:8]}"
+    gw = start_gateway(tmp_path / "gateway", db_url, mosquitto.url)
+    yield gw
+    gw.process.stop()

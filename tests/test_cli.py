@@ -1,0 +1,55 @@
+"""`ruong` as a user runs it: a real subprocess per command."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.conftest import write_config
+
+
+def ruong(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "backend.cli", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=60,
+    )
+
+
+def test_help_lists_every_subcommand(tmp_path: Path) -> None:
+    out = ruong("--help", cwd=tmp_path).stdout
+    for command in ("demo", "gateway", "serve", "node", "sim", "forecast"):
+        assert f"    {command} " in out
+
+
+def test_provision_list_revoke(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "ruong.toml", registry_url=f"sqlite:///{tmp_path}/reg.db")
+    done = ruong("--config", str(config), "node", "provision", "--field", "ruong-1",
+                 "--transport", "mqtt", "--json", cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    node = json.loads(done.stdout)
+    assert node["node"].startswith("n") and len(bytes.fromhex(node["key"])) == 32
+    assert (node["field"], node["transport"], node["revoked"]) == ("ruong-1", "mqtt", False)
+
+    listed = json.loads(ruong("--config", str(config), "node", "list", "--json", cwd=tmp_path).stdout)
+    assert [n["node"] for n in listed] == [node["node"]]
+    assert "key" not in listed[0]  # keys are printed once, at provisioning
+
+    assert ruong("--config", str(config), "node", "revoke", node["node"], cwd=tmp_path).returncode == 0
+    listed = json.loads(ruong("--config", str(config), "node", "list", "--json", cwd=tmp_path).stdout)
+    assert listed[0]["revoked"] is True
+
+
+def test_user_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "ruong.toml", store_url="mysql://db/x")
+    done = ruong("--config", str(config), "node", "list", cwd=tmp_path)
+    assert done.returncode == 2
+    assert "store.url" in done.stderr and "Traceback" not in done.stderr
+
+    good = write_config(tmp_path / "ok.toml", registry_url=f"sqlite:///{tmp_path}/reg.db")
+    done = ruong("--config", str(good), "node", "revoke", "n00000000", cwd=tmp_path)
+    assert done.returncode == 2 and "unknown node" in done.stderr
+    done = ruong("--config", str(good), "node", "provision", "--field", "bad field!",
+                 "--transport", "coap", cwd=tmp_path)
+    assert done.returncode == 2 and "field" in done.stderr

@@ -1,0 +1,69 @@
+"""The gateway speaks real CoAP: libcoap's independent client against `ruong gateway`."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from backend.services import require_binary
+from backend.store import open_store
+from tests.conftest import GatewayProcess
+from tests.uplinks import uplink
+
+pytestmark = pytest.mark.services
+
+
+def coap_post(gateway: GatewayProcess, payload_file: Path, fmt: str = "17") -> str:
+    """POST a file with coap-client-notls (confirmable); return what it printed."""
+    argv = [
+        require_binary("coap-client-notls"),
+        "-m", "post", "-t", fmt, "-B", "10", "-f", str(payload_file),
+        f"coap://127.0.0.1:{gateway.coap_port}/r",
+    ]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    return done.stdout + done.stderr
+
+
+def test_malformed_then_valid_post(gateway: GatewayProcess, tmp_path: Path) -> None:
+    garbage = tmp_path / "garbage.bin"
+    garbage.write_bytes(b"\x9f\xff\x00 not cbor at all")
+    assert "4.00" in coap_post(gateway, garbage)
+    assert "reason=malformed_cbor" in gateway.log()  # logged with its reason
+
+    registry = gateway.registry()
+    node = registry.provision("test-farm", "ruong-7", "coap")
+    registry.close()
+    now = time.time()
+    good = tmp_path / "good.bin"
+    good.write_bytes(uplink(node.key, node.node, 1, round(now) - 30, {"soil_vwc": 33.5}))
+    out = coap_post(gateway, good)
+    assert "4." not in out and "5." not in out, out
+    gateway.process.check_alive()
+
+    store = open_store(gateway.settings.store)
+    rows = store.rows("readings", {"node": node.node}, since_ms=0)
+    store.close()
+    assert [(r.time_ms, r.fields) for r in rows] == [((round(now) - 30) * 1000, {"soil_vwc": 33.5})]
+    assert rows[0].tags == {"farm": "test-farm", "field": "ruong-7", "node": node.node}
+
+
+def test_wrong_key_is_401_and_wrong_format_is_415(gateway: GatewayProcess, tmp_path: Path) -> None:
+    registry = gateway.registry()
+    node = registry.provision("test-farm", "ruong-8", "coap")
+    registry.close()
+    forged = tmp_path / "forged.bin"
+    forged.write_bytes(uplink(bytes(32), node.node, 1, time.time(), {"soil_vwc": 33.5}))
+    assert "4.01" in coap_post(gateway, forged)
+    assert "4.15" in coap_post(gateway, forged, fmt="50")  # application/json
+    assert "reason=bad_mac" in gateway.log()
+
+
+def test_discovery_lists_the_uplink_resource(gateway: GatewayProcess) -> None:
+    argv = [require_binary("coap-client-notls"), "-m", "get", "-B", "10",
+            f"coap://127.0.0.1:{gateway.coap_port}/.well-known/core"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30)
+    assert "</r>" in done.stdout
+
