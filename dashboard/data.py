@@ -71,5 +71,5 @@ def advice(view: NodeView, now_ms: int) -> list[Advice]:
         out.append(Advice("reflood", "warning", {"cm": round(-level * 100)}))
     battery = view.values.get("battery")
     if battery is not None and battery < BATTERY_LOW_V:
-        out.append(Advice("battery_low", "warning", {"v": f"{battery:.2f}"}))
+        out.append(Advice("battery_low", "warning", {"v": battery}))
     return out or [Advice("all_good", "success", {})]

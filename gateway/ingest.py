@@ -49,10 +49,20 @@ class Ingest:
     def _lookup(self, node_id: str) -> NodeInfo | None:
         return self.registry.node(node_id)
 
-    async def accept(self, data: bytes, transport: str, peer: str = "") -> Uplink:
-        """Verify, validate and store `data`; return the uplink once the store has it."""
+    async def accept(
+        self, data: bytes, transport: str, peer: str = "", claimed_node: str | None = None
+    ) -> Uplink:
+        """Verify, validate and store `data`; return the uplink once the store has it.
+
+        `claimed_node` is the node the transport says sent it (the MQTT topic); it must be the
+        node whose key signed it.
+        """
         try:
             uplink = await asyncio.to_thread(decode_uplink, data, self._lookup, self.clock())
+            if claimed_node is not None and claimed_node != uplink.node.node:
+                raise UplinkRejected(
+                    "topic_mismatch", f"sent on {claimed_node}'s topic, signed by {uplink.node.node}"
+                )
         except UplinkRejected as exc:
             self.counts[f"rejected:{exc.reason}"] += 1
             log.warning(

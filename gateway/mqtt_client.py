@@ -32,7 +32,10 @@ async def _store_until_durable(ingest: Ingest, message: aiomqtt.Message) -> None
     delay = 0.5
     while True:
         try:
-            await ingest.accept(bytes(message.payload), "mqtt", str(message.topic))  # type: ignore[arg-type]
+            topic = str(message.topic)
+            claimed = topic.split("/")[1] if topic.count("/") == 2 else ""
+            payload = bytes(message.payload)  # type: ignore[arg-type]
+            await ingest.accept(payload, "mqtt", topic, claimed_node=claimed)
             return
         except StoreError as exc:
             log.error("store unavailable, holding PUBACK, retry in %.1f s: %s", delay, exc)

@@ -47,6 +47,7 @@ REASONS: dict[str, str] = {
     "out_of_range": BAD_REQUEST,
     "future_time": BAD_REQUEST,
     "too_old": BAD_REQUEST,
+    "topic_mismatch": BAD_REQUEST,  # MQTT: ruong/<node>/up names another node than the kid
 }
 
 

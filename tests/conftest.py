@@ -23,6 +23,7 @@ from backend.services import (
     ManagedProcess,
     MosquittoServer,
     free_port,
+    require_binary,
     spawn,
     start_influxd,
     start_mosquitto,
@@ -118,3 +119,22 @@ def gateway(
     gw = start_gateway(tmp_path / "gateway", db_url, mosquitto.url)
     yield gw
     gw.process.stop()
+
+
+def pytest_setup_options():  # type: ignore[no-untyped-def]
+    """Chrome options for dash[testing]: Debian's Chromium, headless, no calls home."""
+    from selenium.webdriver.chrome.options import Options
+
+    options = Options()
+    options.binary_location = require_binary("chromium")
+    for flag in (
+        "--headless=new",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+        "--lang=vi",
+    ):
+        options.add_argument(flag)
+    return options

@@ -23,9 +23,12 @@ def _ago(seconds: float, lang: str) -> str:
     return t("ago_h", lang, n=round(seconds / 3600))
 
 
-def _number(value: float, decimals: int) -> str:
+def number(value: float, decimals: int, lang: str) -> str:
+    """Vietnamese writes 1.013,2 (comma decimal, dot thousands); English 1,013.2."""
     text = f"{value:,.{decimals}f}"
-    return text.replace(",", " ")  # thin grouping; Vietnamese uses "." for thousands, avoid ambiguity
+    if lang == "vi":
+        text = text.replace(",", "_").replace(".", ",").replace("_", ".")
+    return text
 
 
 def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
@@ -37,7 +40,7 @@ def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
                     [
                         html.Span(label(quantity, lang), className="text-muted small d-block"),
                         html.Span(
-                            f"{_number(view.values[quantity] * factor, decimals)} {unit}",
+                            f"{number(view.values[quantity] * factor, decimals, lang)} {unit}",
                             className="fs-5 fw-semibold",
                             **{"data-quantity": quantity},
                         ),
@@ -46,7 +49,12 @@ def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
                 )
             )
     alerts = [
-        dbc.Alert(t(a.key, lang, **a.values), color=a.level, className="py-2 mb-2")
+        dbc.Alert(
+            t(a.key, lang, **{k: number(v, 2, lang) if isinstance(v, float) else v
+                              for k, v in a.values.items()}),
+            color=a.level,
+            className="py-2 mb-2",
+        )
         for a in advice(view, now_ms)
     ]
     header = html.Div(
@@ -98,7 +106,7 @@ def layout() -> dbc.Container:
             dbc.Row(id="node-cards"),
         ],
         fluid=True,
-        className="px-2",
+        className="pb-3",
     )
 
 

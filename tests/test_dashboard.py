@@ -1,0 +1,66 @@
+"""The dashboard in headless Chromium at phone width: Vietnamese first, says what to do."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from backend.store import Point, open_store
+from dashboard.app import create_app
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture
+def store_url(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'readings.db'}"
+    now_ms = int(time.time() * 1000)
+    store = open_store(url)
+    paddy = {"farm": "f", "field": "ruong-1", "node": "n00000001"}
+    upland = {"farm": "f", "field": "ruong-2", "node": "n00000002"}
+    store.write(
+        [
+            Point("readings", paddy, {"water_level": -0.18, "soil_vwc": 41.5}, now_ms - 60_000),
+            Point("node_status", paddy, {"battery": 3.9, "counter": 5}, now_ms - 60_000),
+            Point("readings", upland, {"soil_vwc": 27.0, "air_temp": 31.2}, now_ms - 30_000),
+            Point("node_status", upland, {"battery": 3.31, "counter": 9}, now_ms - 30_000),
+        ]
+    )
+    store.close()
+    return url
+
+
+def test_phone_page_in_vietnamese_then_english(dash_duo, store_url: str) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(lambda: open_store(store_url))
+    # headless Chromium will not open a window under 500 px: emulate a 360 px phone instead
+    dash_duo.driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 360, "height": 780, "deviceScaleFactor": 2, "mobile": True},
+    )
+    dash_duo.start_server(app)
+    dash_duo.wait_for_text_to_equal("#title", "Ruộng — số liệu mới nhất", timeout=10)
+    dash_duo.wait_for_element(".node-card", timeout=10)
+    cards = dash_duo.find_elements(".node-card")
+    assert len(cards) == 2
+    text = dash_duo.find_element("#node-cards").text
+    assert "Nước đã rút 18 cm dưới mặt ruộng: nên bơm nước vào ruộng" in text
+    assert "Pin yếu (3,31 V)" in text  # Vietnamese decimal comma
+    assert "Độ ẩm đất\n41,5 %" in text and "Mực nước ruộng\n-18 cm" in text
+
+    width = dash_duo.driver.execute_script("return window.innerWidth")
+    scroll = dash_duo.driver.execute_script("return document.documentElement.scrollWidth")
+    assert width <= 360 and scroll <= width, f"page is {scroll}px wide in a {width}px window"
+
+    dash_duo.find_element("#lang-toggle").click()
+    dash_duo.wait_for_text_to_equal("#title", "Ruộng — latest readings", timeout=10)
+    text = dash_duo.find_element("#node-cards").text
+    assert "re-flood the field" in text and "Battery low (3.31 V)" in text
+    assert dash_duo.get_logs() == [], "browser console errors"
+
+
+def test_empty_store_tells_the_farmer_what_to_do(dash_duo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(lambda: open_store(f"sqlite:///{tmp_path / 'empty.db'}"))
+    dash_duo.start_server(app)
+    dash_duo.wait_for_contains_text("#no-nodes", "Hãy bật nút", timeout=10)

@@ -1,0 +1,69 @@
+"""The gateway's MQTT side on real Mosquitto: QoS 1 uplinks stored, bad ones dropped by reason."""
+
+from __future__ import annotations
+
+import time
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from backend.services import MosquittoServer
+from backend.store import open_store
+from tests.conftest import GatewayProcess
+from tests.uplinks import uplink
+
+pytestmark = pytest.mark.services
+
+
+def wait_for(predicate, timeout_s: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.1)
+
+
+def publish_all(broker: MosquittoServer, messages: list[tuple[str, bytes]]) -> None:
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
+    client.connect("127.0.0.1", broker.port)
+    client.loop_start()
+    try:
+        for topic, payload in messages:
+            client.publish(topic, payload, qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+
+
+def test_mqtt_uplinks_stored_and_bad_ones_dropped(
+    gateway: GatewayProcess, mosquitto: MosquittoServer
+) -> None:
+    wait_for(lambda: "MQTT subscribed" in gateway.log(), what="gateway subscription")
+    registry = gateway.registry()
+    a = registry.provision("test-farm", "ruong-1", "mqtt")
+    b = registry.provision("test-farm", "ruong-2", "mqtt")
+    registry.close()
+    t0 = round(time.time()) - 120
+    publish_all(
+        mosquitto,
+        [
+            (f"ruong/{a.node}/up", b"\x00\x01 garbage"),
+            (f"ruong/{a.node}/up", uplink(a.key, a.node, 1, t0, {"soil_vwc": 30.0, "rain": 1.2})),
+            (f"ruong/{a.node}/up", uplink(b.key, b.node, 1, t0, {"soil_vwc": 99.0})),  # b on a's topic
+            (f"ruong/{b.node}/up", uplink(a.key, b.node, 2, t0, {"soil_vwc": 99.0})),  # a's key
+            (f"ruong/{b.node}/up", uplink(b.key, b.node, 3, t0 + 60, {"air_temp": 24.5})),
+        ],
+    )
+    store = open_store(gateway.settings.store)
+    try:
+        wait_for(lambda: len(store.rows("readings", {}, since_ms=0)) >= 2, what="two readings")
+        time.sleep(0.5)  # let any wrongly accepted message land before counting
+        rows = {r.tags["node"]: r for r in store.rows("readings", {}, since_ms=0)}
+    finally:
+        store.close()
+    assert rows[a.node].fields == {"soil_vwc": 30.0, "rain": 1.2}
+    assert rows[a.node].time_ms == t0 * 1000
+    assert rows[b.node].fields == {"air_temp": 24.5}
+    assert rows[b.node].tags == {"farm": "test-farm", "field": "ruong-2", "node": b.node}
+    log = gateway.log()
+    for reason in ("malformed_cbor", "topic_mismatch", "bad_mac"):
+        assert f"reason={reason}" in log
