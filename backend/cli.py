@@ -49,13 +49,15 @@ def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
+    import waitress
+
     from backend.store import open_store
     from dashboard.app import create_app
 
     endpoint = settings.dashboard
     app = create_app(lambda: open_store(settings.store))
     print(f"Ruộng dashboard: http://{endpoint.host}:{endpoint.port}/", flush=True)
-    app.run(host=endpoint.host, port=endpoint.port, debug=False)
+    waitress.serve(app.server, host=endpoint.host, port=endpoint.port, threads=8)
     return 0
 
 

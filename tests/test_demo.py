@@ -1,0 +1,34 @@
+"""`ruong demo --exit-after`: starts the real services, shows readings, stops cleanly, exit 0."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from backend.services import free_port
+
+pytestmark = [pytest.mark.services, pytest.mark.micropython]
+
+
+def test_demo_runs_and_exits_by_itself(tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, "RUONG_DASHBOARD_BIND": f"http://127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "demo", "--exit-after", "20", "--nodes", "2",
+         "--interval", "3", "--data-dir", str(tmp_path / "data")],
+        capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"http://127.0.0.1:{port}/" in done.stdout
+    reporting = re.findall(r"node (n[0-9a-f]{8}) \(ruong-\d\): (\d+) quantities", done.stdout)
+    assert len(reporting) == 2 and all(int(n) >= 8 for _, n in reporting), done.stdout
+    assert "Ruộng demo stopped." in done.stdout
+    leftovers = subprocess.run(
+        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True
+    ).stdout.split()
+    assert leftovers == [], "the demo left processes running"
