@@ -62,6 +62,10 @@ def site(ingest: Ingest) -> resource.Site:
 
 async def start_coap(ingest: Ingest, host: str, port: int) -> aiocoap.Context:
     """Bind the CoAP server; the caller shuts the returned context down."""
-    context = await aiocoap.Context.create_server_context(site(ingest), bind=(host, port))
+    # Plain UDP only: aiocoap would otherwise also open CoAP-over-TCP and WebSocket listeners
+    # on ports nobody configured.
+    context = await aiocoap.Context.create_server_context(
+        site(ingest), bind=(host, port), transports=["udp6"]
+    )
     log.info("CoAP listening on coap://%s:%d/r", host, port)
     return context

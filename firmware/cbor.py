@@ -1,0 +1,270 @@
+"""Minimal CBOR (RFC 8949) encoder and decoder for the node's uplinks and downlinks.
+
+Encoding is deterministic: integers, lengths and tags use the preferred (shortest) head
+(RFC 8949 s4.2.1), map keys are sorted by their encoded bytes (s4.2.1 core deterministic
+ordering), floats are float64 unless `shortest_floats` asks for float32 where that is exact.
+Indefinite lengths are never produced. The decoder reads definite-length items, which is all
+the gateway sends; it refuses trailing bytes.
+"""
+
+import struct
+
+# major types (RFC 8949 s3.1)
+_UINT = 0
+_NINT = 1
+_BYTES = 2
+_TEXT = 3
+_ARRAY = 4
+_MAP = 5
+_TAG = 6
+_SIMPLE = 7
+
+_FALSE = b"\xf4"
+_TRUE = b"\xf5"
+_NULL = b"\xf6"
+_MAX_DEPTH = 16  # nesting limit for decoding untrusted downlinks
+
+
+class CBORError(ValueError):
+    """Input that cannot be encoded, or bytes that are not valid (supported) CBOR."""
+
+
+class Tag:
+    """A CBOR tagged item (major type 6): `tag` number and its `value`."""
+
+    def __init__(self, tag, value):
+        self.tag = tag
+        self.value = value
+
+    def __eq__(self, other):
+        return isinstance(other, Tag) and self.tag == other.tag and self.value == other.value
+
+    def __repr__(self):
+        return "Tag(%d, %r)" % (self.tag, self.value)
+
+
+class Map:
+    """A CBOR map whose keys are written in the given order (a list of (key, value) pairs).
+
+    Plain dicts are written in deterministic key order (RFC 8949 s4.2.1); SenML records use
+    this to put bn/bt first, as RFC 8428's examples and docs/protocol.md's test vector do.
+    MicroPython dicts do not keep insertion order, so the order has to be explicit.
+    """
+
+    def __init__(self, pairs):
+        self.pairs = pairs
+
+
+class Undefined:
+    """The CBOR `undefined` simple value (0xf7); kept distinct from None."""
+
+
+def _head(major, n):
+    """Initial byte + argument in its shortest form (RFC 8949 s3 / s4.2.1)."""
+    mt = major << 5
+    if n < 24:
+        return bytes((mt | n,))
+    if n < 0x100:
+        return bytes((mt | 24, n))
+    if n < 0x10000:
+        return struct.pack(">BH", mt | 25, n)
+    if n < 0x100000000:
+        return struct.pack(">BI", mt | 26, n)
+    return struct.pack(">BQ", mt | 27, n)
+
+
+_INF = float("inf")
+
+
+def _float(value, shortest):
+    # NaN and infinities take their preferred half-precision form (RFC 8949 s4.2.2), as
+    # CPython's cbor2 does; the gateway refuses them anyway, but they must not crash us.
+    if value != value:
+        return b"\xf9\x7e\x00"
+    if value == _INF:
+        return b"\xf9\x7c\x00"
+    if value == -_INF:
+        return b"\xf9\xfc\x00"
+    if shortest:
+        packed = struct.pack(">f", value)
+        if struct.unpack(">f", packed)[0] == value:
+            return b"\xfa" + packed
+    return b"\xfb" + struct.pack(">d", value)
+
+
+def _byte_length(n):
+    """Bytes needed for the unsigned `n` (MicroPython ints have no bit_length)."""
+    length = 1
+    while n >> (8 * length):
+        length += 1
+    return length
+
+
+def _int(value, out):
+    if value >= 0:
+        if value < 0x10000000000000000:
+            out.extend(_head(_UINT, value))
+            return
+        tag, n = 2, value  # bignum (RFC 8949 s3.4.3)
+    else:
+        n = -1 - value
+        if n < 0x10000000000000000:
+            out.extend(_head(_NINT, n))
+            return
+        tag = 3
+    out.extend(_head(_TAG, tag))
+    raw = n.to_bytes(_byte_length(n), "big")
+    out.extend(_head(_BYTES, len(raw)))
+    out.extend(raw)
+
+
+def _encode(value, out, shortest):
+    # bool before int: True is an int on CPython
+    if value is True:
+        out.extend(_TRUE)
+    elif value is False:
+        out.extend(_FALSE)
+    elif value is None:
+        out.extend(_NULL)
+    elif isinstance(value, int):
+        _int(value, out)
+    elif isinstance(value, float):
+        out.extend(_float(value, shortest))
+    elif isinstance(value, (bytes, bytearray, memoryview)):
+        out.extend(_head(_BYTES, len(value)))
+        out.extend(value)
+    elif isinstance(value, str):
+        raw = value.encode("utf-8")
+        out.extend(_head(_TEXT, len(raw)))
+        out.extend(raw)
+    elif isinstance(value, (list, tuple)):
+        out.extend(_head(_ARRAY, len(value)))
+        for item in value:
+            _encode(item, out, shortest)
+    elif isinstance(value, dict):
+        items = []
+        for key in value:
+            items.append((dumps(key, shortest), key))
+        items.sort(key=lambda pair: pair[0])
+        out.extend(_head(_MAP, len(items)))
+        for encoded_key, key in items:
+            out.extend(encoded_key)
+            _encode(value[key], out, shortest)
+    elif isinstance(value, Map):
+        out.extend(_head(_MAP, len(value.pairs)))
+        for key, item in value.pairs:
+            _encode(key, out, shortest)
+            _encode(item, out, shortest)
+    elif isinstance(value, Tag):
+        out.extend(_head(_TAG, value.tag))
+        _encode(value.value, out, shortest)
+    elif isinstance(value, Undefined):
+        out.extend(b"\xf7")
+    else:
+        raise CBORError("cannot encode %s" % type(value).__name__)
+
+
+def dumps(value, shortest_floats=False):
+    """Encode `value` (int, float, bytes, str, list/tuple, dict, bool, None, Tag) as CBOR."""
+    out = bytearray()  # one growing buffer: no per-item objects, no list to reallocate
+    _encode(value, out, shortest_floats)
+    return bytes(out)
+
+
+def _half(bits):
+    """IEEE 754 binary16 -> float (RFC 8949 Appendix D)."""
+    exp = (bits >> 10) & 0x1F
+    mant = bits & 0x3FF
+    if exp == 0:
+        val = mant * 2.0 ** -24
+    elif exp != 31:
+        val = (mant + 1024) * 2.0 ** (exp - 25)
+    elif mant == 0:
+        val = float("inf")
+    else:
+        val = float("nan")
+    return -val if bits & 0x8000 else val
+
+
+class _Reader:
+    def __init__(self, data):
+        self.data = memoryview(data)
+        self.pos = 0
+
+    def take(self, n):
+        end = self.pos + n
+        if end > len(self.data):
+            raise CBORError("truncated CBOR at byte %d" % self.pos)
+        chunk = self.data[self.pos:end]
+        self.pos = end
+        return chunk
+
+    def argument(self, info):
+        if info < 24:
+            return info
+        if info == 24:
+            return self.take(1)[0]
+        if info == 25:
+            return struct.unpack(">H", self.take(2))[0]
+        if info == 26:
+            return struct.unpack(">I", self.take(4))[0]
+        if info == 27:
+            return struct.unpack(">Q", self.take(8))[0]
+        raise CBORError("indefinite length or reserved info %d not supported" % info)
+
+    def item(self, depth):
+        if depth > _MAX_DEPTH:
+            raise CBORError("CBOR nested deeper than %d" % _MAX_DEPTH)
+        initial = self.take(1)[0]
+        major = initial >> 5
+        info = initial & 0x1F
+        if major == _SIMPLE:
+            return self.simple(info)
+        n = self.argument(info)
+        if major == _UINT:
+            return n
+        if major == _NINT:
+            return -1 - n
+        if major == _BYTES:
+            return bytes(self.take(n))
+        if major == _TEXT:
+            return str(bytes(self.take(n)), "utf-8")
+        if major == _ARRAY:
+            return [self.item(depth + 1) for _ in range(n)]
+        if major == _MAP:
+            result = {}
+            for _ in range(n):
+                key = self.item(depth + 1)
+                result[key] = self.item(depth + 1)
+            return result
+        value = self.item(depth + 1)  # _TAG
+        if n in (2, 3) and isinstance(value, bytes):
+            big = int.from_bytes(value, "big")
+            return big if n == 2 else -1 - big
+        return Tag(n, value)
+
+    def simple(self, info):
+        if info == 20:
+            return False
+        if info == 21:
+            return True
+        if info == 22:
+            return None
+        if info == 23:
+            return Undefined()
+        if info == 25:
+            return _half(struct.unpack(">H", self.take(2))[0])
+        if info == 26:
+            return struct.unpack(">f", self.take(4))[0]
+        if info == 27:
+            return struct.unpack(">d", self.take(8))[0]
+        raise CBORError("simple value %d not supported" % info)
+
+
+def loads(data):
+    """Decode one CBOR item from `data`; CBORError on malformed input or trailing bytes."""
+    reader = _Reader(data)
+    value = reader.item(0)
+    if reader.pos != len(data):
+        raise CBORError("%d trailing bytes after CBOR item" % (len(data) - reader.pos))
+    return value

@@ -1,0 +1,120 @@
+"""The few differences between MicroPython and CPython, guarded in one place.
+
+The firmware runs on MicroPython (ESP32 board, unix port for `ruong sim`); its pure modules
+also import on CPython so the test suite can check them against reference libraries.
+"""
+
+import errno
+import os
+import time
+
+try:
+    from micropython import const
+except ImportError:  # CPython
+
+    def const(value):
+        """MicroPython's compile-time constant marker; identity on CPython."""
+        return value
+
+
+if hasattr(time, "ticks_ms"):
+    ticks_ms = time.ticks_ms
+    ticks_diff = time.ticks_diff
+    ticks_add = time.ticks_add
+else:  # CPython: monotonic milliseconds, no wrap-around
+
+    def ticks_ms():
+        """Milliseconds from an arbitrary origin (monotonic)."""
+        return int(time.monotonic() * 1000)
+
+    def ticks_diff(end, start):
+        """end - start in ms (MicroPython wraps ticks; CPython does not)."""
+        return end - start
+
+    def ticks_add(ticks, delta_ms):
+        return ticks + delta_ms
+
+
+def sleep_ms(ms):
+    """Sleep `ms` milliseconds."""
+    if hasattr(time, "sleep_ms"):
+        time.sleep_ms(int(ms))
+    else:
+        time.sleep(ms / 1000)
+
+
+def random_bytes(n):
+    """`n` bytes from the OS / hardware RNG (ESP32: RF noise once Wi-Fi is up)."""
+    return os.urandom(n)
+
+
+def random_uint(nbytes):
+    """A uniformly random unsigned integer of `nbytes` bytes."""
+    return int.from_bytes(random_bytes(nbytes), "big")
+
+
+# A socket timeout: MicroPython's unix port raises OSError(EAGAIN) (or ETIMEDOUT on some
+# ports); CPython raises TimeoutError (an OSError subclass, errno None).
+_TIMEOUT_ERRNOS = (errno.EAGAIN, errno.ETIMEDOUT)
+try:
+    _TimeoutError = TimeoutError
+except NameError:  # MicroPython has no TimeoutError
+    _TimeoutError = None
+
+
+def is_timeout(exc):
+    """True when the OSError `exc` means "socket timed out", not a real network error."""
+    if exc.args and exc.args[0] in _TIMEOUT_ERRNOS:
+        return True
+    return _TimeoutError is not None and isinstance(exc, _TimeoutError)
+
+
+def os_errno(exc):
+    """The errno of an OSError as an int (MicroPython keeps it in args[0])."""
+    code = getattr(exc, "errno", None)
+    if code is None and exc.args and isinstance(exc.args[0], int):
+        code = exc.args[0]
+    return code if code is not None else -1
+
+
+def path_exists(path):
+    """os.path.exists for MicroPython, which has no os.path."""
+    try:
+        os.stat(path)
+    except OSError:
+        return False
+    return True
+
+
+def join(directory, name):
+    """os.path.join for the two-part case."""
+    if directory.endswith("/"):
+        return directory + name
+    return directory + "/" + name
+
+
+class URLError(ValueError):
+    """A gateway URL the node cannot use."""
+
+
+def split_url(url, scheme, default_port):
+    """"scheme://host[:port][/...]" -> (host, port); IPv6 hosts in brackets."""
+    prefix = scheme + "://"
+    if not url.startswith(prefix):
+        raise URLError("gateway URL %r must start with %s" % (url, prefix))
+    rest = url[len(prefix):].split("/")[0]
+    host, port_text = rest, ""
+    if rest.startswith("["):  # [IPv6]:port
+        end = rest.find("]")
+        host = rest[1:end]
+        if rest[end + 1:end + 2] == ":":
+            port_text = rest[end + 2:]
+    elif ":" in rest:
+        host, port_text = rest.rsplit(":", 1)
+    try:
+        port = int(port_text) if port_text else default_port
+    except ValueError:
+        raise URLError("gateway URL %r: port %r is not a number" % (url, port_text))
+    if not host or not 0 < port < 65536:
+        raise URLError("gateway URL %r has no usable host:port" % url)
+    return host, port

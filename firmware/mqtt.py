@@ -1,0 +1,238 @@
+"""MQTT 3.1.1 client over TCP: the node's second uplink transport (OASIS MQTT 3.1.1).
+
+Connects as client id = node id with a last will ("offline", retained, QoS 1) on
+`ruong/<node>/status`, announces "online" there (retained), and publishes each uplink QoS 1 to
+`ruong/<node>/up`, resending with DUP until the matching PUBACK (s4.3.2). The same COSE bytes
+travel here as over CoAP. Durability across resets belongs to the node's outbox, not to this
+client, which therefore uses a clean session.
+"""
+
+import socket
+import struct
+
+from compat import const, is_timeout, os_errno, ticks_add, ticks_diff, ticks_ms
+
+CONNECT = const(0x10)
+CONNACK = const(0x20)
+PUBLISH = const(0x30)
+PUBACK = const(0x40)
+PINGREQ = const(0xC0)
+PINGRESP = const(0xD0)
+DISCONNECT = const(0xE0)
+DUP = const(0x08)
+RETAIN = const(0x01)
+QOS1 = const(0x02)
+
+ACK_TIMEOUT_S = 5.0
+MAX_RESENDS = 3
+KEEPALIVE_S = 60
+
+
+class MQTTError(Exception):
+    """The broker refused us, broke the protocol, or closed the connection."""
+
+
+class MQTTTimeout(MQTTError):
+    """No CONNACK / PUBACK before the deadline (after the DUP resends)."""
+
+
+class MQTTRefused(MQTTError):
+    """CONNACK with a non-zero return code (s3.2.2.3), e.g. 5 = not authorised."""
+
+    def __init__(self, code):
+        super().__init__("connection refused, return code %d" % code)
+        self.code = code
+
+
+def _length(n):
+    """Remaining Length (s2.2.3): 7 bits per byte, high bit = more."""
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        out.append(byte | 0x80 if n else byte)
+        if not n:
+            return bytes(out)
+
+
+def _string(data):
+    """UTF-8 string / binary field: 2-byte length prefix (s1.5.3)."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    return struct.pack(">H", len(data)) + data
+
+
+def connect_packet(client_id, keepalive_s, will_topic=None, will_message=b"", clean=True):
+    """CONNECT (s3.1) with an optional retained QoS 1 last will."""
+    flags = 0x02 if clean else 0
+    payload = _string(client_id)
+    if will_topic is not None:
+        flags |= 0x04 | (1 << 3) | 0x20  # will flag, will QoS 1, will retain
+        payload += _string(will_topic) + _string(will_message)
+    variable = _string("MQTT") + struct.pack(">BBH", 4, flags, keepalive_s)
+    body = variable + payload
+    return bytes((CONNECT,)) + _length(len(body)) + body
+
+
+def publish_packet(topic, payload, packet_id=0, retain=False, dup=False):
+    """PUBLISH (s3.3): QoS 1 when `packet_id` is set, else QoS 0."""
+    first = PUBLISH | (RETAIN if retain else 0) | (DUP if dup else 0)
+    body = _string(topic)
+    if packet_id:
+        first |= QOS1
+        body += struct.pack(">H", packet_id)
+    body += payload
+    return bytes((first,)) + _length(len(body)) + body
+
+
+class MQTTClient:
+    """One connection to the broker. Also the node's `Transport` (see `send`)."""
+
+    name = "mqtt"
+
+    def __init__(self, node_id, host, port=1883, keepalive_s=KEEPALIVE_S,
+                 ack_timeout_s=ACK_TIMEOUT_S, max_resends=MAX_RESENDS):
+        self.node_id = node_id
+        self.host = host
+        self.port = port
+        self.keepalive_s = keepalive_s
+        self.ack_timeout_s = ack_timeout_s
+        self.max_resends = max_resends
+        self.topic_up = "ruong/%s/up" % node_id
+        self.topic_status = "ruong/%s/status" % node_id
+        self.sock = None
+        self.packet_id = 0
+        self.resends = 0  # DUP resends over the client's life, for node_status
+
+    # -- connection ------------------------------------------------------------------------
+    def open(self):
+        """Connect, wait for CONNACK, announce "online" (retained). Raises MQTTError/OSError."""
+        if self.sock is not None:
+            return
+        info = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
+        sock = socket.socket(info[0], socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.ack_timeout_s)
+            sock.connect(info[-1])
+            self.sock = sock
+            self._write(connect_packet(self.node_id, self.keepalive_s, self.topic_status,
+                                       b"offline"))
+            deadline = ticks_add(ticks_ms(), int(self.ack_timeout_s * 1000))
+            kind, body = self._read_packet(deadline)
+            if kind != CONNACK or len(body) != 2:
+                raise MQTTError("expected CONNACK, got packet type 0x%02x" % kind)
+            if body[1] != 0:
+                raise MQTTRefused(body[1])
+            self.publish(self.topic_status, b"online", retain=True)
+        except BaseException:
+            self._drop()
+            raise
+
+    def close(self):
+        """DISCONNECT cleanly (s3.14; the broker then discards the will) and close."""
+        if self.sock is None:
+            return
+        try:
+            self._write(bytes((DISCONNECT, 0)))
+        except OSError:
+            pass  # the connection is already gone; closing is all that is left
+        self._drop()
+
+    def _drop(self):
+        if self.sock is not None:
+            self.sock.close()
+            self.sock = None
+
+    # -- framing ---------------------------------------------------------------------------
+    def _write(self, packet):
+        self.sock.sendall(packet)
+
+    def _read_exact(self, n, deadline):
+        chunks = []
+        while n:
+            remaining = ticks_diff(deadline, ticks_ms())
+            if remaining <= 0:
+                raise MQTTTimeout("timed out reading from the broker")
+            self.sock.settimeout(remaining / 1000)
+            try:
+                chunk = self.sock.recv(n)
+            except OSError as exc:
+                if is_timeout(exc):
+                    raise MQTTTimeout("timed out reading from the broker")
+                raise
+            if not chunk:
+                raise MQTTError("broker closed the connection")
+            chunks.append(chunk)
+            n -= len(chunk)
+        return b"".join(chunks)
+
+    def _read_packet(self, deadline):
+        """(first byte, body) of the next control packet (s2.2)."""
+        first = self._read_exact(1, deadline)[0]
+        length = 0
+        shift = 0
+        while True:
+            byte = self._read_exact(1, deadline)[0]
+            length |= (byte & 0x7F) << shift
+            if not byte & 0x80:
+                break
+            shift += 7
+            if shift > 21:
+                raise MQTTError("malformed Remaining Length")
+        return first, self._read_exact(length, deadline) if length else b""
+
+    # -- publishing ------------------------------------------------------------------------
+    def _next_packet_id(self):
+        self.packet_id = self.packet_id % 0xFFFF + 1  # 1..65535 (s2.3.1)
+        return self.packet_id
+
+    def publish(self, topic, payload, retain=False):
+        """QoS 1 PUBLISH; returns once the matching PUBACK arrives (s4.3.2).
+
+        Resends with DUP after each `ack_timeout_s` without PUBACK, `max_resends` times, then
+        raises MQTTTimeout.
+        """
+        packet_id = self._next_packet_id()
+        packet = publish_packet(topic, payload, packet_id, retain)
+        for attempt in range(self.max_resends + 1):
+            if attempt:
+                self.resends += 1
+                packet = publish_packet(topic, payload, packet_id, retain, dup=True)
+            self._write(packet)
+            deadline = ticks_add(ticks_ms(), int(self.ack_timeout_s * 1000))
+            try:
+                while True:
+                    kind, body = self._read_packet(deadline)
+                    if kind == PUBACK and len(body) == 2 and struct.unpack(">H", body)[0] == packet_id:
+                        return
+                    # anything else (PINGRESP, a stale PUBACK) is not what we wait for
+            except MQTTTimeout:
+                continue
+        raise MQTTTimeout("no PUBACK for packet %d after %d resends" % (packet_id, self.max_resends))
+
+    def send(self, payload):
+        """Transport interface: publish one uplink to ruong/<node>/up, return a result string.
+
+        "puback" when the broker acknowledged, "timeout" when it never did, "refused:<rc>"
+        when it refused the connection, "error:<errno>" / "error:closed" on network failures.
+        A broken connection (e.g. dropped while the node slept) is re-opened once.
+        """
+        for attempt in (0, 1):
+            try:
+                self.open()
+                self.publish(self.topic_up, payload)
+                return "puback"
+            except MQTTTimeout:
+                self._drop()
+                return "timeout"
+            except MQTTRefused as exc:
+                return "refused:%d" % exc.code
+            except MQTTError:
+                self._drop()
+                if attempt:
+                    return "error:closed"
+            except OSError as exc:
+                self._drop()
+                if attempt:
+                    return "error:%d" % os_errno(exc)
+        return "error:closed"

@@ -1,0 +1,165 @@
+"""The firmware's MQTT client (on MicroPython) against a real Mosquitto broker: QoS 1
+uplinks on ruong/<node>/up, retained "online" status, and the "offline" last will."""
+
+from __future__ import annotations
+
+import queue
+import subprocess
+import time
+from collections.abc import Iterator
+
+import paho.mqtt.client as paho
+import pytest
+from firmware_helpers import FIRMWARE_DIR, HEAP, NODE_ID, lookup_for, node_info
+
+from gateway.uplink import decode_uplink
+
+pytestmark = [pytest.mark.micropython, pytest.mark.services]
+
+
+class Subscriber:
+    """A paho-mqtt client collecting (topic, payload, qos, retain) from ruong/<node>/#."""
+
+    def __init__(self, port: int, topic: str) -> None:
+        self.messages: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue()
+        self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        self.client.on_message = lambda c, u, m: self.messages.put(
+            (m.topic, m.payload, m.qos, bool(m.retain)))
+        subscribed = queue.Queue()
+        self.client.on_subscribe = lambda *args: subscribed.put(True)
+        self.client.connect("127.0.0.1", port)
+        self.client.loop_start()
+        self.client.subscribe(topic, qos=1)
+        subscribed.get(timeout=5)
+
+    def next(self, topic: str, timeout: float = 10, live: bool = False) -> tuple[bytes, int, bool]:
+        """Next message on `topic`; with `live`, skip retained ones left by earlier tests."""
+        deadline = time.monotonic() + timeout
+        while True:
+            got = self.messages.get(timeout=max(0.01, deadline - time.monotonic()))
+            if got[0] == topic and not (live and got[3]):
+                return got[1], got[2], got[3]
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+
+@pytest.fixture
+def subscriber(mosquitto) -> Iterator[Subscriber]:
+    sub = Subscriber(mosquitto.port, f"ruong/{NODE_ID}/#")
+    yield sub
+    sub.close()
+
+
+def uplink_script(port: int, sends: int = 1, then: str = "c.close()\n") -> str:
+    return (
+        "import mqtt, cose, senml, hal\n"
+        "h = hal.HostHAL('ruong-1', 1)\n"
+        f"c = mqtt.MQTTClient({NODE_ID!r}, '127.0.0.1', {port}, keepalive_s=30)\n"
+        f"for ctr in range(1, {sends + 1}):\n"
+        f"    pack = senml.encode({NODE_ID!r}, h.time_s(), h.read())\n"
+        f"    msg = cose.mac0(bytes(range(32)), {NODE_ID!r}, ctr, pack)\n"
+        "    print(c.send(msg), msg.hex())\n"
+        + then
+    )
+
+
+def test_uplinks_arrive_qos1_with_retained_online_status(mp, mosquitto, subscriber) -> None:
+    out = mp.run(uplink_script(mosquitto.port, sends=2)).stdout.splitlines()
+    assert [line.split()[0] for line in out] == ["puback", "puback"]
+    assert subscriber.next(f"ruong/{NODE_ID}/status", live=True) == (b"online", 1, False)
+    for ctr, line in enumerate(out, start=1):
+        payload, qos, _retain = subscriber.next(f"ruong/{NODE_ID}/up")
+        assert payload == bytes.fromhex(line.split()[1])
+        assert qos == 1
+        assert decode_uplink(payload, lookup_for(node_info()), time.time()).counter == ctr
+
+    late = Subscriber(mosquitto.port, f"ruong/{NODE_ID}/status")  # a dashboard joining later
+    try:
+        assert late.next(f"ruong/{NODE_ID}/status") == (b"online", 1, True)
+    finally:
+        late.close()
+
+
+def test_last_will_says_offline_when_the_node_dies(micropython, mosquitto, subscriber) -> None:
+    script = uplink_script(mosquitto.port, then="import time\ntime.sleep(60)\n")
+    prologue = f"import sys\nsys.path.insert(0, {str(FIRMWARE_DIR)!r})\n"
+    proc = subprocess.Popen([micropython, "-X", f"heapsize={HEAP}", "-c", prologue + script],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().startswith("puback")
+        assert subscriber.next(f"ruong/{NODE_ID}/status", live=True)[0] == b"online"
+        proc.kill()  # power cut: no DISCONNECT, so the broker publishes the will
+        proc.wait(5)
+        assert subscriber.next(f"ruong/{NODE_ID}/status", live=True) == (b"offline", 1, False)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_broker_down_is_a_result_not_a_crash(mp) -> None:
+    from backend.services import free_port
+
+    out = mp.run(uplink_script(free_port())).stdout.split()
+    assert out[0] == "error:111"  # ECONNREFUSED, reported per cycle
+
+
+def read_packet(conn) -> tuple[int, bytes]:
+    """One MQTT control packet from a socket: (first byte, body)."""
+    first = conn.recv(1)[0]
+    length, shift = 0, 0
+    while True:
+        byte = conn.recv(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = b""
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return first, body
+
+
+@pytest.mark.micropython
+def test_publish_is_resent_with_dup_until_puback(mp) -> None:
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    seen: list[tuple[int, bytes]] = []
+
+    def broker() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            while True:
+                first, body = read_packet(conn)
+                seen.append((first, body))
+                if first == 0x10:
+                    conn.sendall(b"\x20\x02\x00\x00")  # CONNACK accepted
+                elif first & 0xF0 == 0x30:
+                    topic_len = int.from_bytes(body[:2], "big")
+                    packet_id = body[2 + topic_len:4 + topic_len]
+                    publishes = [f for f, _ in seen if f & 0xF0 == 0x30]
+                    # PUBACK "online" at once; the uplink only on its second (DUP) send
+                    if len(publishes) != 2:
+                        conn.sendall(b"\x40\x02" + packet_id)
+                elif first == 0xE0:
+                    return
+
+    thread = threading.Thread(target=broker, daemon=True)
+    thread.start()
+    script = uplink_script(port).replace("keepalive_s=30", "keepalive_s=30, ack_timeout_s=0.3")
+    out = mp.run(script).stdout.split()
+    thread.join(5)
+    listener.close()
+    assert out[0] == "puback"
+    connect, online, first_up, dup_up, disconnect = seen
+    assert connect[0] == 0x10 and connect[1][:7] == b"\x00\x04MQTT\x04"
+    assert connect[1][7] == 0x2E  # clean session, will flag, will QoS 1, will retain
+    assert online[0] == 0x33  # PUBLISH QoS 1 retained
+    assert first_up[0] == 0x32 and dup_up[0] == 0x3A  # QoS 1, then QoS 1 + DUP
+    assert first_up[1] == dup_up[1]  # same packet id and payload
+    assert disconnect == (0xE0, b"")
