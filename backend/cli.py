@@ -38,6 +38,7 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         nodes=args.nodes,
         interval_s=args.interval,
         exit_after_s=args.exit_after,
+        embedded=args.embedded,
     )
 
 
@@ -147,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--nodes", type=int, default=4, help="simulated nodes (default 4)")
     demo.add_argument("--interval", type=float, default=10.0, help="node interval, s (default 10)")
     demo.add_argument("--data-dir", default="ruong-data", help="where the demo keeps its state")
+    demo.add_argument(
+        "--embedded",
+        action="store_true",
+        help="use the embedded SQLite store and amqtt broker even if InfluxDB/Mosquitto exist",
+    )
     demo.set_defaults(func=cmd_demo)
 
     sub.add_parser("gateway", help="run the CoAP server and MQTT subscriber").set_defaults(

@@ -44,6 +44,10 @@ def _ruong(*args: str) -> list[str]:
     return [sys.executable, "-m", "backend.cli", *args]
 
 
+def _installed(program: str) -> bool:
+    return bool(shutil.which(program) or shutil.which(program, path="/usr/sbin"))
+
+
 def _wait_for_log(child: ManagedProcess, text: str, timeout_s: float) -> None:
     deadline = time.monotonic() + timeout_s
     while text not in child.log_path.read_text(errors="replace"):
@@ -73,8 +77,12 @@ def run_demo(
     nodes: int = 4,
     interval_s: float = 10.0,
     exit_after_s: float | None = None,
+    embedded: bool = False,
 ) -> int:
-    """Run the demo; return the process exit code."""
+    """Run the demo; return the process exit code.
+
+    `embedded` uses the SQLite store and the amqtt broker even when influxd/mosquitto exist.
+    """
     data_dir = data_dir.resolve()
     logs = data_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -83,14 +91,14 @@ def run_demo(
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        if shutil.which("influxd") or shutil.which("influxd", path="/usr/sbin"):
+        if not embedded and _installed("influxd"):
             influx = start_influxd(data_dir / "influxdb")
             started.append(influx)
             store_url = influx.url
         else:
             print("influxd not installed: using the embedded SQLite store", flush=True)
             store_url = f"sqlite:///{data_dir / 'readings.db'}"
-        if shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin"):
+        if not embedded and _installed("mosquitto"):
             broker: ManagedProcess = start_mosquitto(data_dir / "mosquitto")
             mqtt_url = broker.url  # type: ignore[attr-defined]
         else:
@@ -156,7 +164,7 @@ def run_demo(
         now = time.time()
         for view in views:
             print(
-                f"node {view.node} ({view.field}): {len(view.values)} quantities, "
+                f"node {view.node} ({view.field}): {len(view.values)} values, "
                 f"last sample {now - view.time_ms / 1000:.0f} s ago",
                 flush=True,
             )

@@ -15,17 +15,21 @@ from backend.services import free_port
 pytestmark = [pytest.mark.services, pytest.mark.micropython]
 
 
-def test_demo_runs_and_exits_by_itself(tmp_path: Path) -> None:
+@pytest.mark.parametrize("embedded", [False, True], ids=["influxd+mosquitto", "sqlite+amqtt"])
+def test_demo_runs_and_exits_by_itself(tmp_path: Path, embedded: bool) -> None:
     port = free_port()
     env = {**os.environ, "RUONG_DASHBOARD_BIND": f"http://127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(
         [sys.executable, "-m", "backend.cli", "demo", "--exit-after", "20", "--nodes", "2",
-         "--interval", "3", "--data-dir", str(tmp_path / "data")],
+         "--interval", "3", "--data-dir", str(tmp_path / "data")]
+        + (["--embedded"] if embedded else []),
         capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"http://127.0.0.1:{port}/" in done.stdout
-    reporting = re.findall(r"node (n[0-9a-f]{8}) \(ruong-\d\): (\d+) quantities", done.stdout)
+    assert ("embedded SQLite store" in done.stdout) == embedded
+    assert ("embedded amqtt broker" in done.stdout) == embedded
+    reporting = re.findall(r"node (n[0-9a-f]{8}) \(ruong-\d\): (\d+) values", done.stdout)
     assert len(reporting) == 2 and all(int(n) >= 8 for _, n in reporting), done.stdout
     assert "Ruộng demo stopped." in done.stdout
     leftovers = subprocess.run(
