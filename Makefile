@@ -13,6 +13,7 @@ demo: $(VENV)/.run-installed
 
 test: $(VENV)/.dev-installed
 	scripts/install-system-deps.sh $(TEST_DEBS)
+	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed

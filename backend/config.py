@@ -113,13 +113,13 @@ def parse_store_url(url: str, where: str = "store.url") -> Endpoint:
         return Endpoint(url=url, scheme="sqlite", host="", port=0, path=path)
     ep = parse_url(url, where, {"influxdb": 8086, "influxdbs": 8086})
     if not ep.path or "/" in ep.path:
-        raise ConfigError(f"{where}: {url!r} must name one database, e.g. influxdb://host:8086/ruong")
+        raise ConfigError(
+            f"{where}: {url!r} must name one database, e.g. influxdb://host:8086/ruong"
+        )
     return ep
 
 
-def load_settings(
-    path: str | Path | None = None, env: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
     """Read `path` (default: ./ruong.toml if it exists) and apply RUONG_* overrides from `env`.
 
     Raises ConfigError naming the offending key for unknown keys, wrong types and bad URLs.

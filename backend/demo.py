@@ -53,7 +53,9 @@ def _wait_for_log(child: ManagedProcess, text: str, timeout_s: float) -> None:
     while text not in child.log_path.read_text(errors="replace"):
         child.check_alive()
         if time.monotonic() > deadline:
-            raise ServiceError(f"{child.name} not ready after {timeout_s:.0f} s:\n{child.log_tail()}")
+            raise ServiceError(
+                f"{child.name} not ready after {timeout_s:.0f} s:\n{child.log_tail()}"
+            )
         time.sleep(0.2)
 
 
@@ -89,7 +91,9 @@ def run_demo(
     started: list[ManagedProcess] = []
     node_procs: list[NodeProcess] = []
     stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {
+        sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
+    }
     try:
         if not embedded and _installed("influxd"):
             influx = start_influxd(data_dir / "influxdb")
@@ -182,4 +186,3 @@ def run_demo(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         print("Ruộng demo stopped.", flush=True)
-

@@ -30,7 +30,11 @@ QUANTITIES: dict[str, Quantity] = {
         Quantity("rain", "mm", 0.0, 500.0, "readings", "rain since the previous sample"),
         Quantity("leaf_wet", "/", 0.0, 1.0, "readings", "leaf wetness, 0 dry .. 1 wet"),
         Quantity(
-            "water_level", "m", -2.0, 2.0, "readings",
+            "water_level",
+            "m",
+            -2.0,
+            2.0,
+            "readings",
             "paddy water level, negative below the soil surface",
         ),
         Quantity("battery", "V", 0.0, 15.0, "node_status", "battery voltage"),

@@ -44,7 +44,9 @@ def gateway_url(settings: Settings, transport: str) -> str:
     """The address a node on this machine uses to reach the configured gateway."""
     endpoint = settings.coap if transport == "coap" else settings.mqtt
     if endpoint is None:
-        raise SimError(f"node transport {transport} but the gateway has no [{transport}] configured")
+        raise SimError(
+            f"node transport {transport} but the gateway has no [{transport}] configured"
+        )
     host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::", "") else endpoint.host
     return f"{transport}://{host}:{endpoint.port}"
 
@@ -98,7 +100,13 @@ def start_node(
     config_path = state_dir / "config.json"
     config_path.write_text(json.dumps(config))
     os.chmod(config_path, 0o600)  # it holds the node key
-    argv = [micropython_binary(), "-X", f"heapsize={HEAP}", str(FIRMWARE_DIR / "main.py"), str(config_path)]
+    argv = [
+        micropython_binary(),
+        "-X",
+        f"heapsize={HEAP}",
+        str(FIRMWARE_DIR / "main.py"),
+        str(config_path),
+    ]
     if log_to_file:
         with open(state_dir / "node.log", "a") as out:
             proc = subprocess.Popen(

@@ -54,10 +54,13 @@ def latest_by_node(store: Store) -> list[NodeView]:
         for row in store.latest(measurement, group_by="node"):
             node = row.tags.get("node", "?")
             view = views.setdefault(
-                node, NodeView(node, row.tags.get("field", ""), row.tags.get("farm", ""), row.time_ms)
+                node,
+                NodeView(node, row.tags.get("field", ""), row.tags.get("farm", ""), row.time_ms),
             )
             view.time_ms = max(view.time_ms, row.time_ms)
-            view.values.update({k: float(v) for k, v in row.fields.items() if isinstance(v, int | float)})
+            view.values.update(
+                {k: float(v) for k, v in row.fields.items() if isinstance(v, int | float)}
+            )
     return sorted(views.values(), key=lambda v: (v.field, v.node))
 
 

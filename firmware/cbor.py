@@ -176,7 +176,7 @@ def _half(bits):
     exp = (bits >> 10) & 0x1F
     mant = bits & 0x3FF
     if exp == 0:
-        val = mant * 2.0 ** -24
+        val = mant * 2.0**-24
     elif exp != 31:
         val = (mant + 1024) * 2.0 ** (exp - 25)
     elif mant == 0:
@@ -195,7 +195,7 @@ class _Reader:
         end = self.pos + n
         if end > len(self.data):
             raise CBORError("truncated CBOR at byte %d" % self.pos)
-        chunk = self.data[self.pos:end]
+        chunk = self.data[self.pos : end]
         self.pos = end
         return chunk
 

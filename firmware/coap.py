@@ -91,14 +91,14 @@ def decode_message(data):
     tkl = first & 0x0F
     if tkl > 8 or 4 + tkl > len(data):
         raise CoapError("bad token length %d" % tkl)
-    token = bytes(data[4:4 + tkl])
+    token = bytes(data[4 : 4 + tkl])
     pos = 4 + tkl
     while pos < len(data):
         byte = data[pos]
         if byte == 0xFF:
             if pos + 1 == len(data):
                 raise CoapError("payload marker with no payload")
-            return (first >> 4) & 3, code, mid, token, bytes(data[pos + 1:])
+            return (first >> 4) & 3, code, mid, token, bytes(data[pos + 1 :])
         pos += 1
         for nibble in (byte >> 4, byte & 0x0F):
             if nibble == 13:
@@ -123,9 +123,16 @@ class CoapClient:
 
     name = "coap"
 
-    def __init__(self, host, port=5683, path="r", ack_timeout_s=ACK_TIMEOUT_S,
-                 max_retransmit=MAX_RETRANSMIT, response_timeout_s=RESPONSE_TIMEOUT_S,
-                 token_len=4):
+    def __init__(
+        self,
+        host,
+        port=5683,
+        path="r",
+        ack_timeout_s=ACK_TIMEOUT_S,
+        max_retransmit=MAX_RETRANSMIT,
+        response_timeout_s=RESPONSE_TIMEOUT_S,
+        token_len=4,
+    ):
         self.host = host
         self.port = port
         self.path = path
@@ -197,8 +204,9 @@ class CoapClient:
             if data is None:
                 if acked or attempt >= self.max_retransmit:
                     raise CoapTimeout(
-                        "no separate response" if acked else
-                        "no ACK after %d retransmissions" % attempt
+                        "no separate response"
+                        if acked
+                        else "no ACK after %d retransmissions" % attempt
                     )
                 attempt += 1
                 self.retransmissions += 1

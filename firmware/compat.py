@@ -98,17 +98,17 @@ class URLError(ValueError):
 
 
 def split_url(url, scheme, default_port):
-    """"scheme://host[:port][/...]" -> (host, port); IPv6 hosts in brackets."""
+    """ "scheme://host[:port][/...]" -> (host, port); IPv6 hosts in brackets."""
     prefix = scheme + "://"
     if not url.startswith(prefix):
         raise URLError("gateway URL %r must start with %s" % (url, prefix))
-    rest = url[len(prefix):].split("/")[0]
+    rest = url[len(prefix) :].split("/")[0]
     host, port_text = rest, ""
     if rest.startswith("["):  # [IPv6]:port
         end = rest.find("]")
         host = rest[1:end]
-        if rest[end + 1:end + 2] == ":":
-            port_text = rest[end + 2:]
+        if rest[end + 1 : end + 2] == ":":
+            port_text = rest[end + 2 :]
     elif ":" in rest:
         host, port_text = rest.rsplit(":", 1)
     try:

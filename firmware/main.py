@@ -76,7 +76,7 @@ def parse_config(config):
         raise ConfigError("gateway", str(exc))
     return {
         "node": node_id,
-        "key": bytes(int(key_hex[i:i + 2], 16) for i in range(0, 64, 2)),
+        "key": bytes(int(key_hex[i : i + 2], 16) for i in range(0, 64, 2)),
         "transport": transport,
         "host": host,
         "port": port,
@@ -117,7 +117,8 @@ def make_transport(settings):
         import coap
 
         return coap.CoapClient(
-            settings["host"], settings["port"],
+            settings["host"],
+            settings["port"],
             ack_timeout_s=settings["ack_timeout_s"],
             max_retransmit=settings["max_retransmit"],
             response_timeout_s=settings["response_timeout_s"],
@@ -127,7 +128,10 @@ def make_transport(settings):
     # the broker must not drop us while we sleep between cycles (it waits 1.5 x keepalive)
     keepalive_s = min(65535, max(60, int(settings["interval_s"]) + 30))
     return mqtt.MQTTClient(
-        settings["node"], settings["host"], settings["port"], keepalive_s=keepalive_s,
+        settings["node"],
+        settings["host"],
+        settings["port"],
+        keepalive_s=keepalive_s,
         ack_timeout_s=max(settings["ack_timeout_s"], 1.0),
         max_resends=settings["max_retransmit"],
     )
@@ -140,7 +144,10 @@ def run(settings, out=None):
     board = modules["hal"].for_this_board(settings["field"], settings["seed"])
     transport = make_transport(settings)
     node = node_module.Node(
-        settings["node"], settings["key"], board, transport,
+        settings["node"],
+        settings["key"],
+        board,
+        transport,
         node_module.Counter(settings["state_dir"]),
     )
     unacked = 0

@@ -90,8 +90,15 @@ class MQTTClient:
 
     name = "mqtt"
 
-    def __init__(self, node_id, host, port=1883, keepalive_s=KEEPALIVE_S,
-                 ack_timeout_s=ACK_TIMEOUT_S, max_resends=MAX_RESENDS):
+    def __init__(
+        self,
+        node_id,
+        host,
+        port=1883,
+        keepalive_s=KEEPALIVE_S,
+        ack_timeout_s=ACK_TIMEOUT_S,
+        max_resends=MAX_RESENDS,
+    ):
         self.node_id = node_id
         self.host = host
         self.port = port
@@ -115,8 +122,9 @@ class MQTTClient:
             sock.settimeout(self.ack_timeout_s)
             sock.connect(info[-1])
             self.sock = sock
-            self._write(connect_packet(self.node_id, self.keepalive_s, self.topic_status,
-                                       b"offline"))
+            self._write(
+                connect_packet(self.node_id, self.keepalive_s, self.topic_status, b"offline")
+            )
             deadline = ticks_add(ticks_ms(), int(self.ack_timeout_s * 1000))
             kind, body = self._read_packet(deadline)
             if kind != CONNACK or len(body) != 2:
@@ -203,12 +211,18 @@ class MQTTClient:
             try:
                 while True:
                     kind, body = self._read_packet(deadline)
-                    if kind == PUBACK and len(body) == 2 and struct.unpack(">H", body)[0] == packet_id:
+                    if (
+                        kind == PUBACK
+                        and len(body) == 2
+                        and struct.unpack(">H", body)[0] == packet_id
+                    ):
                         return
                     # anything else (PINGRESP, a stale PUBACK) is not what we wait for
             except MQTTTimeout:
                 continue
-        raise MQTTTimeout("no PUBACK for packet %d after %d resends" % (packet_id, self.max_resends))
+        raise MQTTTimeout(
+            "no PUBACK for packet %d after %d resends" % (packet_id, self.max_resends)
+        )
 
     def send(self, payload):
         """Transport interface: publish one uplink to ruong/<node>/up, return a result string.

@@ -21,7 +21,11 @@ log = logging.getLogger("ruong.gateway.coap")
 
 RETRY_AFTER_S = 30
 CONTENT_FORMAT_COSE_MAC0 = 17
-_CODES = {"4.00": Code.BAD_REQUEST, "4.01": Code.UNAUTHORIZED, "4.13": Code.REQUEST_ENTITY_TOO_LARGE}
+_CODES = {
+    "4.00": Code.BAD_REQUEST,
+    "4.01": Code.UNAUTHORIZED,
+    "4.13": Code.REQUEST_ENTITY_TOO_LARGE,
+}
 
 
 class UplinkResource(resource.Resource):
@@ -55,7 +59,9 @@ class UplinkResource(resource.Resource):
 def site(ingest: Ingest) -> resource.Site:
     """The CoAP site tree, declared in one place."""
     root = resource.Site()
-    root.add_resource([".well-known", "core"], resource.WKCResource(root.get_resources_as_linkheader))
+    root.add_resource(
+        [".well-known", "core"], resource.WKCResource(root.get_resources_as_linkheader)
+    )
     root.add_resource(["r"], UplinkResource(ingest))
     return root
 

@@ -61,13 +61,17 @@ class Ingest:
             uplink = await asyncio.to_thread(decode_uplink, data, self._lookup, self.clock())
             if claimed_node is not None and claimed_node != uplink.node.node:
                 raise UplinkRejected(
-                    "topic_mismatch", f"sent on {claimed_node}'s topic, signed by {uplink.node.node}"
+                    "topic_mismatch",
+                    f"sent on {claimed_node}'s topic, signed by {uplink.node.node}",
                 )
         except UplinkRejected as exc:
             self.counts[f"rejected:{exc.reason}"] += 1
             log.warning(
                 "uplink rejected transport=%s peer=%s reason=%s detail=%s",
-                transport, peer, exc.reason, exc.detail,
+                transport,
+                peer,
+                exc.reason,
+                exc.detail,
             )
             raise
         points = uplink_points(uplink)
@@ -79,6 +83,10 @@ class Ingest:
         self.counts["accepted"] += 1
         log.info(
             "uplink stored transport=%s node=%s counter=%d samples=%d points=%d",
-            transport, uplink.node.node, uplink.counter, len(uplink.samples), len(points),
+            transport,
+            uplink.node.node,
+            uplink.counter,
+            len(uplink.samples),
+            len(points),
         )
         return uplink

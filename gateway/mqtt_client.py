@@ -73,6 +73,8 @@ async def run_mqtt(ingest: Ingest, broker: Endpoint, client_id: str = "ruong-gat
                         log.debug("dropping rejected uplink on %s: %s", message.topic, exc.reason)
                     _acknowledge(client, message)
         except aiomqtt.MqttError as exc:
-            log.warning("MQTT connection to %s lost (%s), reconnecting in %.1f s", broker.url, exc, delay)
+            log.warning(
+                "MQTT connection to %s lost (%s), reconnecting in %.1f s", broker.url, exc, delay
+            )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

@@ -93,9 +93,7 @@ def mac_tag(key: bytes, protected: bytes, payload: bytes) -> bytes:
     return hmac.new(key, mac_structure(protected, payload), sha256).digest()[:8]
 
 
-def decode_uplink(
-    data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: float
-) -> Uplink:
+def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: float) -> Uplink:
     """Authenticate and validate `data`; raise UplinkRejected with the reason otherwise."""
     if len(data) > MAX_UPLINK_BYTES:
         raise UplinkRejected("too_large", f"{len(data)} bytes > {MAX_UPLINK_BYTES}")
@@ -179,7 +177,9 @@ def _read_senml(pack: object, uplink: Uplink, now_s: float) -> None:
         if abs(when) < SENML_RELATIVE_LIMIT:
             when += now_s
         if when > now_s + MAX_FUTURE_S:
-            raise UplinkRejected("future_time", f"{name} sampled {when - now_s:.0f} s in the future")
+            raise UplinkRejected(
+                "future_time", f"{name} sampled {when - now_s:.0f} s in the future"
+            )
         if when < now_s - MAX_AGE_S:
             raise UplinkRejected("too_old", f"{name} sampled {(now_s - when) / 86400:.0f} days ago")
         uplink.samples.setdefault(round(when * 1000), {})[name] = float(value)

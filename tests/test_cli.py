@@ -13,7 +13,11 @@ from tests.conftest import write_config
 def ruong(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "backend.cli", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=60,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=60,
     )
 
 
@@ -25,19 +29,35 @@ def test_help_lists_every_subcommand(tmp_path: Path) -> None:
 
 def test_provision_list_revoke(tmp_path: Path) -> None:
     config = write_config(tmp_path / "ruong.toml", registry_url=f"sqlite:///{tmp_path}/reg.db")
-    done = ruong("--config", str(config), "node", "provision", "--field", "ruong-1",
-                 "--transport", "mqtt", "--json", cwd=tmp_path)
+    done = ruong(
+        "--config",
+        str(config),
+        "node",
+        "provision",
+        "--field",
+        "ruong-1",
+        "--transport",
+        "mqtt",
+        "--json",
+        cwd=tmp_path,
+    )
     assert done.returncode == 0, done.stderr
     node = json.loads(done.stdout)
     assert node["node"].startswith("n") and len(bytes.fromhex(node["key"])) == 32
     assert (node["field"], node["transport"], node["revoked"]) == ("ruong-1", "mqtt", False)
 
-    listed = json.loads(ruong("--config", str(config), "node", "list", "--json", cwd=tmp_path).stdout)
+    listed = json.loads(
+        ruong("--config", str(config), "node", "list", "--json", cwd=tmp_path).stdout
+    )
     assert [n["node"] for n in listed] == [node["node"]]
     assert "key" not in listed[0]  # keys are printed once, at provisioning
 
-    assert ruong("--config", str(config), "node", "revoke", node["node"], cwd=tmp_path).returncode == 0
-    listed = json.loads(ruong("--config", str(config), "node", "list", "--json", cwd=tmp_path).stdout)
+    assert (
+        ruong("--config", str(config), "node", "revoke", node["node"], cwd=tmp_path).returncode == 0
+    )
+    listed = json.loads(
+        ruong("--config", str(config), "node", "list", "--json", cwd=tmp_path).stdout
+    )
     assert listed[0]["revoked"] is True
 
 
@@ -50,6 +70,15 @@ def test_user_errors_are_one_line_and_exit_2(tmp_path: Path) -> None:
     good = write_config(tmp_path / "ok.toml", registry_url=f"sqlite:///{tmp_path}/reg.db")
     done = ruong("--config", str(good), "node", "revoke", "n00000000", cwd=tmp_path)
     assert done.returncode == 2 and "unknown node" in done.stderr
-    done = ruong("--config", str(good), "node", "provision", "--field", "bad field!",
-                 "--transport", "coap", cwd=tmp_path)
+    done = ruong(
+        "--config",
+        str(good),
+        "node",
+        "provision",
+        "--field",
+        "bad field!",
+        "--transport",
+        "coap",
+        cwd=tmp_path,
+    )
     assert done.returncode == 2 and "field" in done.stderr

@@ -22,7 +22,10 @@ def test_file_then_environment(tmp_path: Path) -> None:
     settings = load_settings(config, env={"RUONG_MQTT_URL": "mqtt://broker"})
     assert (settings.store.host, settings.store.port, settings.store.path) == ("db", 8087, "farm")
     assert settings.store.password == "p@ss"
-    assert settings.mqtt is not None and (settings.mqtt.host, settings.mqtt.port) == ("broker", 1883)
+    assert settings.mqtt is not None and (settings.mqtt.host, settings.mqtt.port) == (
+        "broker",
+        1883,
+    )
     assert settings.source["mqtt.url"] == "RUONG_MQTT_URL"
 
 
@@ -61,5 +64,7 @@ def test_render_round_trips(tmp_path: Path) -> None:
     again.write_text(render_toml(settings))
     reread = load_settings(again, env={})
     assert (reread.farm, reread.store_url, reread.coap_bind) == (
-        settings.farm, settings.store_url, settings.coap_bind,
+        settings.farm,
+        settings.store_url,
+        settings.coap_bind,
     )

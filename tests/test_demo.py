@@ -18,12 +18,33 @@ pytestmark = [pytest.mark.services, pytest.mark.micropython]
 @pytest.mark.parametrize("embedded", [False, True], ids=["influxd+mosquitto", "sqlite+amqtt"])
 def test_demo_runs_and_exits_by_itself(tmp_path: Path, embedded: bool) -> None:
     port = free_port()
-    env = {**os.environ, "RUONG_DASHBOARD_BIND": f"http://127.0.0.1:{port}", "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "RUONG_DASHBOARD_BIND": f"http://127.0.0.1:{port}",
+        "PYTHONUNBUFFERED": "1",
+    }
     done = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "demo", "--exit-after", "20", "--nodes", "2",
-         "--interval", "3", "--data-dir", str(tmp_path / "data")]
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "demo",
+            "--exit-after",
+            "20",
+            "--nodes",
+            "2",
+            "--interval",
+            "3",
+            "--data-dir",
+            str(tmp_path / "data"),
+        ]
         + (["--embedded"] if embedded else []),
-        capture_output=True, text=True, timeout=150, cwd=tmp_path, env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=150,
+        cwd=tmp_path,
+        env=env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"http://127.0.0.1:{port}/" in done.stdout
@@ -33,6 +54,6 @@ def test_demo_runs_and_exits_by_itself(tmp_path: Path, embedded: bool) -> None:
     assert len(reporting) == 2 and all(int(n) >= 8 for _, n in reporting), done.stdout
     assert "Ruộng demo stopped." in done.stdout
     leftovers = subprocess.run(
-        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True
+        ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False
     ).stdout.split()
     assert leftovers == [], "the demo left processes running"

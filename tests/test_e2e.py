@@ -21,9 +21,27 @@ pytestmark = [pytest.mark.services, pytest.mark.micropython]
 
 def test_nodes_over_coap_and_mqtt_reach_influxdb(gateway: GatewayProcess, tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "--config", str(gateway.config), "sim",
-         "--nodes", "2", "--cycles", "3", "--interval", "1", "--state-dir", str(tmp_path / "sim")],
-        capture_output=True, text=True, timeout=120, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        [
+            sys.executable,
+            "-m",
+            "backend.cli",
+            "--config",
+            str(gateway.config),
+            "sim",
+            "--nodes",
+            "2",
+            "--cycles",
+            "3",
+            "--interval",
+            "1",
+            "--state-dir",
+            str(tmp_path / "sim"),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert done.returncode == 0, done.stderr + gateway.log()[-3000:]
     reports = [json.loads(line) for line in done.stdout.splitlines()]
@@ -45,7 +63,8 @@ def test_nodes_over_coap_and_mqtt_reach_influxdb(gateway: GatewayProcess, tmp_pa
         for report in reports:
             node = nodes[report["node"]]
             rows = [
-                r for r in store.rows("readings", {"node": node.node}, since_ms=0)
+                r
+                for r in store.rows("readings", {"node": node.node}, since_ms=0)
                 if r.time_ms == round(report["t"] * 1000)
             ]
             assert len(rows) == 1, f"sample {report} stored {len(rows)} times"

@@ -48,7 +48,10 @@ def test_mqtt_uplinks_stored_and_bad_ones_dropped(
         [
             (f"ruong/{a.node}/up", b"\x00\x01 garbage"),
             (f"ruong/{a.node}/up", uplink(a.key, a.node, 1, t0, {"soil_vwc": 30.0, "rain": 1.2})),
-            (f"ruong/{a.node}/up", uplink(b.key, b.node, 1, t0, {"soil_vwc": 99.0})),  # b on a's topic
+            (
+                f"ruong/{a.node}/up",
+                uplink(b.key, b.node, 1, t0, {"soil_vwc": 99.0}),
+            ),  # b on a's topic
             (f"ruong/{b.node}/up", uplink(a.key, b.node, 2, t0, {"soil_vwc": 99.0})),  # a's key
             (f"ruong/{b.node}/up", uplink(b.key, b.node, 3, t0 + 60, {"air_temp": 24.5})),
         ],

@@ -66,7 +66,9 @@ class InfluxStore(Store):
         except httpx.HTTPError as exc:
             raise StoreError(f"InfluxDB at {self.base_url} unreachable: {exc}") from exc
         if resp.status_code != 204:
-            raise StoreError(f"InfluxDB refused the write ({resp.status_code}): {resp.text.strip()}")
+            raise StoreError(
+                f"InfluxDB refused the write ({resp.status_code}): {resp.text.strip()}"
+            )
 
     def _series_rows(self, q: str) -> list[Row]:
         self._ensure_database()
@@ -83,9 +85,7 @@ class InfluxStore(Store):
         return rows
 
     def latest(self, measurement: str, group_by: str) -> list[Row]:
-        q = (
-            f"SELECT * FROM {quote_ident(measurement)} GROUP BY * ORDER BY time DESC LIMIT 1"
-        )
+        q = f"SELECT * FROM {quote_ident(measurement)} GROUP BY * ORDER BY time DESC LIMIT 1"
         best: dict[str, Row] = {}
         for row in self._series_rows(q):
             key = row.tags.get(group_by, "")

@@ -50,8 +50,14 @@ def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
             )
     alerts = [
         dbc.Alert(
-            t(a.key, lang, **{k: number(v, 2, lang) if isinstance(v, float) else v
-                              for k, v in a.values.items()}),
+            t(
+                a.key,
+                lang,
+                **{
+                    k: number(v, 2, lang) if isinstance(v, float) else v
+                    for k, v in a.values.items()
+                },
+            ),
             color=a.level,
             className="py-2 mb-2",
         )

@@ -22,8 +22,9 @@ KEY = bytes(range(32))
 
 
 def node_info(node: str = NODE_ID, key: bytes = KEY) -> NodeInfo:
-    return NodeInfo(node=node, farm="demo", field="ruong-1", transport="coap", key=key,
-                    revoked=False)
+    return NodeInfo(
+        node=node, farm="demo", field="ruong-1", transport="coap", key=key, revoked=False
+    )
 
 
 def lookup_for(info: NodeInfo) -> Callable[[str], NodeInfo | None]:
@@ -34,8 +35,9 @@ def lookup_for(info: NodeInfo) -> Callable[[str], NodeInfo | None]:
 class MicroPython:
     binary: str
 
-    def run(self, script: str, heap: str = HEAP, timeout: float = 60,
-            args: tuple[str, ...] = ()) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, script: str, heap: str = HEAP, timeout: float = 60, args: tuple[str, ...] = ()
+    ) -> subprocess.CompletedProcess[str]:
         """Run `script` on MicroPython with firmware/ importable; fail on a non-zero exit."""
         prologue = f"import sys\nsys.path.insert(0, {str(FIRMWARE_DIR)!r})\n"
         with tempfile.TemporaryDirectory() as tmp:
@@ -43,17 +45,26 @@ class MicroPython:
             path.write_text(prologue + script, encoding="utf-8")
             proc = subprocess.run(
                 [self.binary, "-X", f"heapsize={heap}", str(path), *args],
-                capture_output=True, text=True, timeout=timeout, cwd=FIRMWARE_DIR, check=False,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                cwd=FIRMWARE_DIR,
+                check=False,
             )
         assert proc.returncode == 0, f"micropython exit {proc.returncode}:\n{proc.stderr}"
         return proc
 
-    def main(self, config: Path, timeout: float = 60,
-             heap: str = HEAP) -> subprocess.CompletedProcess[str]:
+    def main(
+        self, config: Path, timeout: float = 60, heap: str = HEAP
+    ) -> subprocess.CompletedProcess[str]:
         """`micropython -X heapsize=64k firmware/main.py CONFIG` as `ruong sim` starts it."""
         return subprocess.run(
             [self.binary, "-X", f"heapsize={heap}", str(FIRMWARE_DIR / "main.py"), str(config)],
-            capture_output=True, text=True, timeout=timeout, cwd=FIRMWARE_DIR, check=False,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            cwd=FIRMWARE_DIR,
+            check=False,
         )
 
 
@@ -82,6 +93,7 @@ def reports(stdout: str) -> list[dict]:
 
 # --- a raw CoAP peer (RFC 7252 framing written out here, independent of the firmware) -----
 
+
 @dataclass
 class Datagram:
     mtype: int
@@ -96,9 +108,9 @@ class Datagram:
 def parse_coap(data: bytes, addr: tuple) -> Datagram:
     first, code, mid = struct.unpack(">BBH", data[:4])
     tkl = first & 0x0F
-    token = data[4:4 + tkl]
+    token = data[4 : 4 + tkl]
     marker = data.find(b"\xff", 4 + tkl)
-    payload = data[marker + 1:] if marker >= 0 else b""
+    payload = data[marker + 1 :] if marker >= 0 else b""
     return Datagram((first >> 4) & 3, code, mid, token, payload, data, addr)
 
 

@@ -36,8 +36,9 @@ class Uplinks(resource.Resource):
         self.requests.append(request)
         await asyncio.sleep(self.delay_s)
         try:
-            self.decoded.append(decode_uplink(request.payload, lookup_for(node_info()),
-                                              now_s=time.time()))
+            self.decoded.append(
+                decode_uplink(request.payload, lookup_for(node_info()), now_s=time.time())
+            )
         except UplinkRejected as exc:
             return aiocoap.Message(code=aiocoap.UNAUTHORIZED, payload=exc.reason.encode())
         return aiocoap.Message(code=aiocoap.CHANGED, payload=b"ok")

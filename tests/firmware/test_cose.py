@@ -20,12 +20,17 @@ from gateway.uplink import UplinkRejected, decode_uplink
 
 # RFC 4231 s4.2 (test case 1), s4.3 (2), s4.7 (6: key longer than the block size)
 RFC4231 = [
-    (b"\x0b" * 20, b"Hi There",
-     "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
-    (b"Jefe", b"what do ya want for nothing?",
-     "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"),
-    (b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First",
-     "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54"),
+    (b"\x0b" * 20, b"Hi There", "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7"),
+    (
+        b"Jefe",
+        b"what do ya want for nothing?",
+        "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    ),
+    (
+        b"\xaa" * 131,
+        b"Test Using Larger Than Block-Size Key - Hash Key First",
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+    ),
 ]
 KEYS = [b"", b"k", bytes(range(32)), bytes(64), bytes(65), b"\xff" * 200]
 
@@ -39,17 +44,14 @@ def test_hmac_matches_rfc4231(fw, key: bytes, message: bytes, digest: str) -> No
 def test_micropython_hmac_matches_cpython_hmac(mp) -> None:
     cases = [(k, bytes(range(n % 256)) * (n // 256 + 1)) for n, k in enumerate(KEYS)]
     cases += [(k, m) for k, m, _ in RFC4231]
-    script = (
-        "import cose\n"
-        f"for k, m in {cases!r}:\n"
-        "    print(cose.hmac_sha256(k, m).hex())\n"
-    )
+    script = f"import cose\nfor k, m in {cases!r}:\n    print(cose.hmac_sha256(k, m).hex())\n"
     out = mp.run(script).stdout.split()
     assert out == [hmac.new(k, m, hashlib.sha256).hexdigest() for k, m in cases]
 
 
-@pytest.mark.parametrize(("counter", "piv"), [(0, "00"), (1, "01"), (255, "ff"),
-                                              (256, "0100"), (2**32, "0100000000")])
+@pytest.mark.parametrize(
+    ("counter", "piv"), [(0, "00"), (1, "01"), (255, "ff"), (256, "0100"), (2**32, "0100000000")]
+)
 def test_partial_iv_is_minimal_big_endian(fw, counter: int, piv: str) -> None:
     assert fw("cose").partial_iv(counter).hex() == piv
 
@@ -59,8 +61,9 @@ def pycose_decode(data: bytes) -> Mac0Message:
     (cbor2 6 decodes the tagged array as a tuple, which pycose 1.1 refuses)."""
     tagged = cbor2.loads(data)
     assert isinstance(tagged, cbor2.CBORTag) and tagged.tag == Mac0Message.cbor_tag
-    message = Mac0Message.from_cose_obj([tagged.value[0], dict(tagged.value[1]),
-                                         *tagged.value[2:]], True)
+    message = Mac0Message.from_cose_obj(
+        [tagged.value[0], dict(tagged.value[1]), *tagged.value[2:]], True
+    )
     assert isinstance(message, CoseMessage)
     return message
 
@@ -84,8 +87,7 @@ def test_firmware_mac0_verifies_with_pycose_and_the_gateway(fw, mp, counter: int
     message = pycose_decode(data)
     message.key = SymmetricKey(k=KEY)
     assert message.verify_tag()
-    assert message.phdr == {Algorithm: HMAC25664,
-                            PartialIV: fw("cose").partial_iv(counter)}
+    assert message.phdr == {Algorithm: HMAC25664, PartialIV: fw("cose").partial_iv(counter)}
     assert message.uhdr == {KID: NODE_ID.encode()}
 
     uplink = decode_uplink(data, lookup_for(node_info()), now_s=now)

@@ -38,8 +38,9 @@ def gateway_like(peer: UdpPeer, d: Datagram) -> None:
 
 def test_three_cycles_all_acknowledged(mp, udp_peer, tmp_path: Path) -> None:
     peer = udp_peer(gateway_like)
-    config = write_config(tmp_path, gateway=f"coap://127.0.0.1:{peer.port}", cycles=3,
-                          interval_s=0.3)
+    config = write_config(
+        tmp_path, gateway=f"coap://127.0.0.1:{peer.port}", cycles=3, interval_s=0.3
+    )
     started = time.time()
     proc = mp.main(config)
     assert proc.returncode == 0, proc.stderr
@@ -71,8 +72,12 @@ def test_counter_is_persisted_before_sending(mp, tmp_path: Path) -> None:
 
     from backend.services import free_port
 
-    config = write_config(tmp_path, gateway=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
-                          ack_timeout_s=0.05, max_retransmit=1)
+    config = write_config(
+        tmp_path,
+        gateway=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
+        ack_timeout_s=0.05,
+        max_retransmit=1,
+    )
     proc = mp.main(config)
     assert proc.returncode == 3
     assert [r["result"] for r in reports(proc.stdout)] == ["timeout", "timeout"]
@@ -99,19 +104,22 @@ def test_mqtt_run_against_mosquitto(mp, mosquitto, tmp_path: Path) -> None:
     assert [(r["ctr"], r["result"]) for r in reports(proc.stdout)] == [(1, "puback"), (2, "puback")]
 
 
-@pytest.mark.parametrize(("change", "bad_key"), [
-    ({"key": "abcd"}, "key"),
-    ({"key": "zz" * 32}, "key"),
-    ({"node": "Node_1"}, "node"),
-    ({"transport": "lora"}, "transport"),
-    ({"gateway": "mqtt://127.0.0.1:1883"}, "gateway"),  # transport is coap
-    ({"gateway": "coap://127.0.0.1:notaport"}, "gateway"),
-    ({"interval_s": -1}, "interval_s"),
-    ({"cycles": 1.5}, "cycles"),
-    ({"cycles": None}, "cycles"),
-    ({"state_dir": ""}, "state_dir"),
-    ({"field": None}, "field"),
-])
+@pytest.mark.parametrize(
+    ("change", "bad_key"),
+    [
+        ({"key": "abcd"}, "key"),
+        ({"key": "zz" * 32}, "key"),
+        ({"node": "Node_1"}, "node"),
+        ({"transport": "lora"}, "transport"),
+        ({"gateway": "mqtt://127.0.0.1:1883"}, "gateway"),  # transport is coap
+        ({"gateway": "coap://127.0.0.1:notaport"}, "gateway"),
+        ({"interval_s": -1}, "interval_s"),
+        ({"cycles": 1.5}, "cycles"),
+        ({"cycles": None}, "cycles"),
+        ({"state_dir": ""}, "state_dir"),
+        ({"field": None}, "field"),
+    ],
+)
 def test_bad_config_exits_2_naming_the_key(mp, tmp_path: Path, change: dict, bad_key: str) -> None:
     proc = mp.main(write_config(tmp_path, **change))
     assert proc.returncode == 2
@@ -141,8 +149,9 @@ def test_uplink_size_for_ten_quantities(mp, udp_peer, tmp_path: Path) -> None:
 def test_a_long_run_fits_a_board_sized_heap(mp, udp_peer, tmp_path: Path) -> None:
     # 64 kB heap: a leak or fragmentation shows up as a MemoryError within a few dozen cycles
     peer = udp_peer(gateway_like)
-    config = write_config(tmp_path, gateway=f"coap://127.0.0.1:{peer.port}", cycles=80,
-                          interval_s=0)
+    config = write_config(
+        tmp_path, gateway=f"coap://127.0.0.1:{peer.port}", cycles=80, interval_s=0
+    )
     proc = mp.main(config, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert len(reports(proc.stdout)) == 80
@@ -150,8 +159,9 @@ def test_a_long_run_fits_a_board_sized_heap(mp, udp_peer, tmp_path: Path) -> Non
 
 @pytest.mark.services
 def test_a_long_mqtt_run_fits_a_board_sized_heap(mp, mosquitto, tmp_path: Path) -> None:
-    config = write_config(tmp_path, transport="mqtt", gateway=mosquitto.url, cycles=40,
-                          interval_s=0)
+    config = write_config(
+        tmp_path, transport="mqtt", gateway=mosquitto.url, cycles=40, interval_s=0
+    )
     proc = mp.main(config, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
     assert {r["result"] for r in reports(proc.stdout)} == {"puback"}

@@ -24,7 +24,8 @@ class Subscriber:
         self.messages: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
         self.client.on_message = lambda c, u, m: self.messages.put(
-            (m.topic, m.payload, m.qos, bool(m.retain)))
+            (m.topic, m.payload, m.qos, bool(m.retain))
+        )
         subscribed = queue.Queue()
         self.client.on_subscribe = lambda *args: subscribed.put(True)
         self.client.connect("127.0.0.1", port)
@@ -60,8 +61,7 @@ def uplink_script(port: int, sends: int = 1, then: str = "c.close()\n") -> str:
         f"for ctr in range(1, {sends + 1}):\n"
         f"    pack = senml.encode({NODE_ID!r}, h.time_s(), h.read())\n"
         f"    msg = cose.mac0(bytes(range(32)), {NODE_ID!r}, ctr, pack)\n"
-        "    print(c.send(msg), msg.hex())\n"
-        + then
+        "    print(c.send(msg), msg.hex())\n" + then
     )
 
 
@@ -85,8 +85,11 @@ def test_uplinks_arrive_qos1_with_retained_online_status(mp, mosquitto, subscrib
 def test_last_will_says_offline_when_the_node_dies(micropython, mosquitto, subscriber) -> None:
     script = uplink_script(mosquitto.port, then="import time\ntime.sleep(60)\n")
     prologue = f"import sys\nsys.path.insert(0, {str(FIRMWARE_DIR)!r})\n"
-    proc = subprocess.Popen([micropython, "-X", f"heapsize={HEAP}", "-c", prologue + script],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [micropython, "-X", f"heapsize={HEAP}", "-c", prologue + script],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert proc.stdout.readline().startswith("puback")
         assert subscriber.next(f"ruong/{NODE_ID}/status", live=True)[0] == b"online"
@@ -141,7 +144,7 @@ def test_publish_is_resent_with_dup_until_puback(mp) -> None:
                     conn.sendall(b"\x20\x02\x00\x00")  # CONNACK accepted
                 elif first & 0xF0 == 0x30:
                     topic_len = int.from_bytes(body[:2], "big")
-                    packet_id = body[2 + topic_len:4 + topic_len]
+                    packet_id = body[2 + topic_len : 4 + topic_len]
                     publishes = [f for f, _ in seen if f & 0xF0 == 0x30]
                     # PUBACK "online" at once; the uplink only on its second (DUP) send
                     if len(publishes) != 2:

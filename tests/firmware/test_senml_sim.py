@@ -14,9 +14,16 @@ DAY = 86400
 JULY_2026 = 1782864000  # 2026-07-01T00:00:00Z
 JANUARY_2026 = 1767225600  # 2026-01-01T00:00:00Z
 PLAUSIBLE = {  # northern Vietnam paddy, per the firmware brief
-    "soil_vwc": (20, 45), "soil_temp": (12, 34), "air_temp": (8, 38), "air_rh": (60, 100),
-    "air_pressure": (99000, 102500), "rain": (0, 60), "leaf_wet": (0, 1),
-    "water_level": (-0.25, 0.05), "battery": (3.6, 4.2), "rssi": (-95, -60),
+    "soil_vwc": (20, 45),
+    "soil_temp": (12, 34),
+    "air_temp": (8, 38),
+    "air_rh": (60, 100),
+    "air_pressure": (99000, 102500),
+    "rain": (0, 60),
+    "leaf_wet": (0, 1),
+    "water_level": (-0.25, 0.05),
+    "battery": (3.6, 4.2),
+    "rssi": (-95, -60),
 }
 
 
@@ -35,14 +42,17 @@ def test_pack_layout(fw) -> None:
     ]
 
 
-@pytest.mark.parametrize(("values", "time_s"), [
-    ({"soil_vwc": 101.0}, 1795643968),
-    ({"leaf_wet": float("nan")}, 1795643968),
-    ({"ph": 7.0}, 1795643968),
-    ({"battery": "3.9"}, 1795643968),
-    ({}, 1795643968),
-    ({"battery": 3.9}, 1000),  # would be read as relative time (RFC 8428 s4.5.3)
-])
+@pytest.mark.parametrize(
+    ("values", "time_s"),
+    [
+        ({"soil_vwc": 101.0}, 1795643968),
+        ({"leaf_wet": float("nan")}, 1795643968),
+        ({"ph": 7.0}, 1795643968),
+        ({"battery": "3.9"}, 1795643968),
+        ({}, 1795643968),
+        ({"battery": 3.9}, 1000),  # would be read as relative time (RFC 8428 s4.5.3)
+    ],
+)
 def test_pack_refuses_what_the_gateway_would_refuse(fw, values: dict, time_s: int) -> None:
     senml = fw("senml")
     with pytest.raises(senml.SenMLError):
