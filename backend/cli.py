@@ -43,9 +43,36 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
+    if args.action == "status":
+        return gateway_status(settings)
     from gateway.service import serve
 
     asyncio.run(serve(settings))
+    return 0
+
+
+def gateway_status(settings: Settings) -> int:
+    """Print a running gateway's counters from its /metrics; exit 1 when it does not answer."""
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+
+    if settings.metrics is None:
+        print("ruong gateway status: [gateway] metrics_bind is off", file=sys.stderr)
+        return 2
+    url = f"http://{settings.metrics.host}:{settings.metrics.port}/metrics"
+    try:
+        text = httpx.get(url, timeout=5).text
+    except httpx.HTTPError as exc:
+        print(f"gateway not answering at {url}: {exc}", file=sys.stderr)
+        return 1
+    for family in text_string_to_metric_families(text):
+        if not family.name.startswith("ruong_"):
+            continue
+        for sample in family.samples:
+            if sample.name.endswith(("_created", "_bucket")):
+                continue
+            labels = ",".join(f"{k}={v}" for k, v in sorted(sample.labels.items()))
+            print(f"{sample.name}{'{' + labels + '}' if labels else ''} {sample.value:g}")
     return 0
 
 
@@ -155,9 +182,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.set_defaults(func=cmd_demo)
 
-    sub.add_parser("gateway", help="run the CoAP server and MQTT subscriber").set_defaults(
-        func=cmd_gateway
+    gateway = sub.add_parser("gateway", help="run the CoAP server and MQTT subscriber")
+    gateway.add_argument(
+        "action",
+        nargs="?",
+        choices=["run", "status"],
+        default="run",
+        help="run (default) or print a running gateway's counters",
     )
+    gateway.set_defaults(func=cmd_gateway)
     sub.add_parser("serve", help="run the dashboard").set_defaults(func=cmd_serve)
 
     node = sub.add_parser("node", help="provision, list and revoke sensor nodes")

@@ -44,6 +44,9 @@ class Settings:
     coap_bind: str | None = "coap://127.0.0.1:5683"
     registry_url: str = "sqlite:///ruong-data/registry.db"
     dashboard_bind: str = "http://127.0.0.1:8050"
+    spool_path: str = "ruong-data/spool.db"
+    spool_max_mb: int = 512
+    metrics_bind: str | None = "http://127.0.0.1:9108"
     source: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -63,6 +66,12 @@ class Settings:
         return parse_url(self.coap_bind, self._where("coap.bind"), {"coap": 5683})
 
     @property
+    def metrics(self) -> Endpoint | None:
+        if not self.metrics_bind:
+            return None
+        return parse_url(self.metrics_bind, self._where("gateway.metrics_bind"), {"http": 9108})
+
+    @property
     def dashboard(self) -> Endpoint:
         return parse_url(self.dashboard_bind, self._where("dashboard.bind"), {"http": 8050})
 
@@ -78,7 +87,11 @@ _KEYS: dict[str, tuple[str, str]] = {
     "coap.bind": ("coap_bind", "RUONG_COAP_BIND"),
     "registry.url": ("registry_url", "RUONG_REGISTRY_URL"),
     "dashboard.bind": ("dashboard_bind", "RUONG_DASHBOARD_BIND"),
+    "gateway.spool": ("spool_path", "RUONG_GATEWAY_SPOOL"),
+    "gateway.spool_max_mb": ("spool_max_mb", "RUONG_GATEWAY_SPOOL_MAX_MB"),
+    "gateway.metrics_bind": ("metrics_bind", "RUONG_GATEWAY_METRICS_BIND"),
 }
+_INT_KEYS = {"gateway.spool_max_mb"}
 
 
 def parse_url(url: str, where: str, default_ports: Mapping[str, int]) -> Endpoint:
@@ -125,7 +138,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     Raises ConfigError naming the offending key for unknown keys, wrong types and bad URLs.
     """
     env = os.environ if env is None else env
-    values: dict[str, str | None] = {}
+    values: dict[str, str | int | None] = {}
     source: dict[str, str] = {}
     explicit = path is not None
     file = Path(path if path is not None else DEFAULT_CONFIG)
@@ -142,18 +155,26 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 if dotted not in _KEYS:
                     known = ", ".join(sorted(_KEYS))
                     raise ConfigError(f"{file}: unknown key {dotted!r} (known: {known})")
-                if not isinstance(value, str):
-                    raise ConfigError(f"{file}: {dotted} must be a string, got {value!r}")
+                wanted = int if dotted in _INT_KEYS else str
+                if isinstance(value, bool) or not isinstance(value, wanted):
+                    kind = "an integer" if wanted is int else "a string"
+                    raise ConfigError(f"{file}: {dotted} must be {kind}, got {value!r}")
                 values[_KEYS[dotted][0]] = value
                 source[dotted] = str(file)
     elif explicit:
         raise ConfigError(f"config file {file} does not exist")
     for dotted, (attr, var) in _KEYS.items():
         if var in env:
-            values[attr] = env[var]
+            if dotted in _INT_KEYS:
+                try:
+                    values[attr] = int(env[var])
+                except ValueError:
+                    raise ConfigError(f"{var}: {env[var]!r} is not an integer") from None
+            else:
+                values[attr] = env[var]
             source[dotted] = var
-    # An empty mqtt.url / coap.bind switches that transport off.
-    for attr in ("mqtt_url", "coap_bind"):
+    # An empty mqtt.url / coap.bind / gateway.metrics_bind switches that part off.
+    for attr in ("mqtt_url", "coap_bind", "metrics_bind"):
         if values.get(attr) == "":
             values[attr] = None
     settings = Settings(**values, source=source)  # type: ignore[arg-type]
@@ -171,6 +192,12 @@ def validate(settings: Settings) -> None:
     settings.mqtt  # noqa: B018
     settings.coap  # noqa: B018
     settings.dashboard  # noqa: B018
+    settings.metrics  # noqa: B018
+    if settings.spool_max_mb < 1:
+        raise ConfigError(
+            f"{settings._where('gateway.spool_max_mb')}: must be at least 1, "
+            f"got {settings.spool_max_mb}"
+        )
     if not (settings.registry_url.startswith("sqlite:") or "://" in settings.registry_url):
         raise ConfigError(
             f"{settings._where('registry.url')}: {settings.registry_url!r} must be a "
@@ -188,5 +215,5 @@ def render_toml(settings: Settings) -> str:
         if section != current:
             lines.append(f"\n[{section}]")
             current = section
-        lines.append(f'{key} = "{value or ""}"')
+        lines.append(f"{key} = {value}" if dotted in _INT_KEYS else f'{key} = "{value or ""}"')
     return "\n".join(lines).lstrip() + "\n"

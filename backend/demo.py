@@ -119,6 +119,8 @@ def run_demo(
             mqtt_url=mqtt_url,
             coap_bind=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
             registry_url=f"sqlite:///{data_dir / 'registry.db'}",
+            spool_path=str(data_dir / "spool.db"),
+            metrics_bind=f"http://127.0.0.1:{free_port()}",
             source={},
         )
         config = data_dir / "demo.toml"
@@ -143,6 +145,7 @@ def run_demo(
             )
         print(f"Ruộng demo: {len(infos)} nodes reporting every {interval_s:g} s", flush=True)
         print(f"Mở bảng điều khiển / open the dashboard: {url}", flush=True)
+        print(f"gateway metrics: {demo.metrics_bind}/metrics", flush=True)
         print(f"logs: {logs}  (Ctrl-C to stop)", flush=True)
 
         deadline = None if exit_after_s is None else time.monotonic() + exit_after_s

@@ -73,7 +73,7 @@ class ManagedProcess:
 def spawn(name: str, argv: list[str], workdir: Path, cwd: Path | None = None) -> ManagedProcess:
     """Start `argv` with stdout and stderr going to `<workdir>/<name>.log`."""
     log_path = workdir / f"{name}.log"
-    log = open(log_path, "wb")  # noqa: SIM115 - handed to the child, closed with the process
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child; a restart appends
     proc = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, cwd=cwd or workdir)
     log.close()
     return ManagedProcess(name, proc, log_path)
@@ -94,11 +94,16 @@ class InfluxServer(ManagedProcess):
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_influxd(workdir: Path, database: str = "ruong", timeout: float = 30.0) -> InfluxServer:
-    """Run `influxd -config <workdir>/influxdb.conf` on a free loopback port; wait for /ping."""
+def start_influxd(
+    workdir: Path, database: str = "ruong", timeout: float = 30.0, port: int | None = None
+) -> InfluxServer:
+    """Run `influxd -config <workdir>/influxdb.conf` on a loopback port; wait for /ping.
+
+    `port` (default: a free one) lets a test restart the server where its clients expect it.
+    """
     binary = require_binary("influxd")
     workdir.mkdir(parents=True, exist_ok=True)
-    http_port, rpc_port = free_port(), free_port()
+    http_port, rpc_port = port or free_port(), free_port()
     conf = workdir / "influxdb.conf"
     conf.write_text(
         f"""reporting-disabled = true
@@ -145,11 +150,13 @@ class MosquittoServer(ManagedProcess):
         return f"mqtt://127.0.0.1:{self.port}"
 
 
-def start_mosquitto(workdir: Path, timeout: float = 15.0) -> MosquittoServer:
-    """Run `mosquitto -c <workdir>/mosquitto.conf` on a free loopback port; wait for TCP accept."""
+def start_mosquitto(
+    workdir: Path, timeout: float = 15.0, port: int | None = None
+) -> MosquittoServer:
+    """Run `mosquitto -c <workdir>/mosquitto.conf` on a loopback port; wait for TCP accept."""
     binary = require_binary("mosquitto")
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"""listener {port} 127.0.0.1

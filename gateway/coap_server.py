@@ -1,8 +1,9 @@
 """CoAP ingest (RFC 7252) on aiocoap: `POST /r` takes one COSE_Mac0 uplink (docs/protocol.md).
 
-2.04 once stored; 4.00 malformed, 4.01 bad MAC or unknown node, 4.13 too large (reason in the
-diagnostic payload); 5.03 with Max-Age when the store cannot take it, so the node keeps the
-sample and retries later.
+2.04 once durable in the spool (or already there: a retried uplink is acknowledged again and
+stored once); 4.00 malformed, 4.01 bad MAC, unknown/revoked node or replay, 4.13 too large
+(reason code in the payload); 5.03 with Max-Age when the gateway cannot make it durable now
+(spool over its bound), so the node keeps the sample and retries later.
 """
 
 from __future__ import annotations
@@ -13,13 +14,11 @@ import aiocoap
 from aiocoap import resource
 from aiocoap.numbers.codes import Code
 
-from backend.store import StoreError
-from gateway.ingest import Ingest
+from gateway.ingest import Ingest, NotDurable
 from gateway.uplink import UplinkRejected
 
 log = logging.getLogger("ruong.gateway.coap")
 
-RETRY_AFTER_S = 30
 CONTENT_FORMAT_COSE_MAC0 = 17
 _CODES = {
     "4.00": Code.BAD_REQUEST,
@@ -38,7 +37,8 @@ class UplinkResource(resource.Resource):
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
         fmt = request.opt.content_format
         if fmt is not None and int(fmt) != CONTENT_FORMAT_COSE_MAC0:
-            self.ingest.counts["rejected:content_format"] += 1
+            self.ingest.metrics.rejects.labels("content_format").inc()
+            self.ingest.metrics.uplinks.labels("coap", "rejected").inc()
             return aiocoap.Message(
                 code=Code.UNSUPPORTED_CONTENT_FORMAT,
                 payload=b"content_format: expected 17 (application/cose; cose-type=cose-mac0)",
@@ -48,10 +48,10 @@ class UplinkResource(resource.Resource):
             await self.ingest.accept(request.payload, "coap", peer)
         except UplinkRejected as exc:
             return aiocoap.Message(code=_CODES[exc.coap_code], payload=exc.reason.encode())
-        except StoreError as exc:
-            log.error("store unavailable, answering 5.03: %s", exc)
-            response = aiocoap.Message(code=Code.SERVICE_UNAVAILABLE, payload=b"store_unavailable")
-            response.opt.max_age = RETRY_AFTER_S
+        except NotDurable as exc:
+            log.warning("shedding load, answering 5.03: %s", exc)
+            response = aiocoap.Message(code=Code.SERVICE_UNAVAILABLE, payload=b"overloaded")
+            response.opt.max_age = exc.retry_after_s
             return response
         return aiocoap.Message(code=Code.CHANGED)
 

@@ -1,9 +1,10 @@
 """MQTT ingest on aiomqtt: subscribes QoS 1 to `ruong/+/up` in a persistent session.
 
-PUBACK only after the store has the uplink: paho's manual-ack mode is switched on through
+PUBACK only after the spool has the uplink: paho's manual-ack mode is switched on through
 aiomqtt's one seam to paho (`Client._client`), since aiomqtt 2.x has no public ack call. A
 rejected uplink is acknowledged and dropped (retrying it could never succeed) with its reason
-counted; a store failure is retried with backoff and nothing is acknowledged meanwhile.
+counted. When the spool cannot take it (over its bound) the message is held unacknowledged and
+retried; the broker's in-flight window then stops sending, which is MQTT's flow control.
 """
 
 from __future__ import annotations
@@ -14,8 +15,7 @@ import logging
 import aiomqtt
 
 from backend.config import Endpoint
-from backend.store import StoreError
-from gateway.ingest import Ingest
+from gateway.ingest import Ingest, NotDurable
 from gateway.uplink import UplinkRejected
 
 log = logging.getLogger("ruong.gateway.mqtt")
@@ -28,23 +28,47 @@ def _acknowledge(client: aiomqtt.Client, message: aiomqtt.Message) -> None:
         client._client.ack(message.mid, message.qos)
 
 
-async def _store_until_durable(ingest: Ingest, message: aiomqtt.Message) -> None:
+async def _handle(ingest: Ingest, message: aiomqtt.Message) -> None:
+    """Spool one message, retrying while the spool cannot take it; rejected ones just return."""
+    topic = str(message.topic)
+    claimed = topic.split("/")[1] if topic.count("/") == 2 else ""
+    if not isinstance(message.payload, bytes | bytearray):
+        ingest.metrics.rejects.labels("not_bytes").inc()
+        return
     delay = 0.5
     while True:
         try:
-            topic = str(message.topic)
-            claimed = topic.split("/")[1] if topic.count("/") == 2 else ""
-            payload = bytes(message.payload)  # type: ignore[arg-type]
-            await ingest.accept(payload, "mqtt", topic, claimed_node=claimed)
+            await ingest.accept(bytes(message.payload), "mqtt", topic, claimed_node=claimed)
             return
-        except StoreError as exc:
-            log.error("store unavailable, holding PUBACK, retry in %.1f s: %s", delay, exc)
+        except UplinkRejected:
+            return  # counted and logged by Ingest; acknowledged so it is never redelivered
+        except NotDurable as exc:
+            log.warning("holding PUBACK, retry in %.1f s: %s", delay, exc)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
 
 
-async def run_mqtt(ingest: Ingest, broker: Endpoint, client_id: str = "ruong-gateway") -> None:
-    """Consume uplinks forever, reconnecting with backoff when the broker goes away."""
+async def _acknowledge_in_order(
+    client: aiomqtt.Client, pending: asyncio.Queue[tuple[aiomqtt.Message, asyncio.Task[None]]]
+) -> None:
+    """PUBACK each message once durable, in the order received (MQTT 3.1.1 s4.6)."""
+    while True:
+        message, task = await pending.get()
+        await task
+        _acknowledge(client, message)
+
+
+async def run_mqtt(
+    ingest: Ingest,
+    broker: Endpoint,
+    client_id: str = "ruong-gateway",
+    in_flight: int = 1000,
+) -> None:
+    """Consume uplinks forever, reconnecting with backoff when the broker goes away.
+
+    Up to `in_flight` messages are verified and spooled concurrently (so they share spool
+    commits); when that many wait, reading from the broker pauses.
+    """
     delay = 0.5
     while True:
         client = aiomqtt.Client(
@@ -56,25 +80,30 @@ async def run_mqtt(ingest: Ingest, broker: Endpoint, client_id: str = "ruong-gat
             password=broker.password,
         )
         client._client.manual_ack_set(True)
+        pending: asyncio.Queue[tuple[aiomqtt.Message, asyncio.Task[None]]] = asyncio.Queue(
+            in_flight
+        )
+        acker: asyncio.Task[None] | None = None
         try:
             async with client:
                 await client.subscribe(UPLINK_FILTER, qos=1)
                 log.info("MQTT subscribed to %s on %s", UPLINK_FILTER, broker.url)
                 delay = 0.5
+                acker = asyncio.create_task(_acknowledge_in_order(client, pending))
                 async for message in client.messages:
-                    if not isinstance(message.payload, bytes | bytearray):
-                        ingest.counts["rejected:not_bytes"] += 1
-                        _acknowledge(client, message)
-                        continue
-                    try:
-                        await _store_until_durable(ingest, message)
-                    except UplinkRejected as exc:
-                        # Counted and logged by Ingest; acknowledged below so it is never redelivered.
-                        log.debug("dropping rejected uplink on %s: %s", message.topic, exc.reason)
-                    _acknowledge(client, message)
+                    await pending.put((message, asyncio.create_task(_handle(ingest, message))))
+                    if acker.done():
+                        acker.result()  # raise what stopped it
         except aiomqtt.MqttError as exc:
             log.warning(
                 "MQTT connection to %s lost (%s), reconnecting in %.1f s", broker.url, exc, delay
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)
+        finally:
+            # Unacknowledged messages are redelivered by the broker (persistent session); the
+            # ones already spooled come back as duplicates and are stored once.
+            if acker is not None:
+                acker.cancel()
+            while not pending.empty():
+                pending.get_nowait()[1].cancel()

@@ -1,4 +1,4 @@
-"""`ruong gateway`: the CoAP server and the MQTT subscriber sharing one Ingest, until stopped."""
+"""`ruong gateway`: CoAP server, MQTT subscriber, spool writer and /metrics, until stopped."""
 
 from __future__ import annotations
 
@@ -7,18 +7,21 @@ import contextlib
 import logging
 import signal
 
+from prometheus_client import start_http_server
+
 from backend.config import Settings
 from backend.registry import Registry
 from backend.store import open_store
 from gateway.coap_server import start_coap
 from gateway.ingest import Ingest
 from gateway.mqtt_client import run_mqtt
+from gateway.spool import Spool
 
 log = logging.getLogger("ruong.gateway")
 
 
 async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest:
-    """Run until `stop` is set (or SIGINT/SIGTERM); return the Ingest with its counters."""
+    """Run until `stop` is set (or SIGINT/SIGTERM); return the Ingest with its metrics."""
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -26,29 +29,48 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
             loop.add_signal_handler(sig, stop.set)
     registry = Registry(settings.registry_url)
     store = open_store(settings.store)
-    ingest = Ingest(registry, store)
+    spool = Spool(settings.spool_path)
+    ingest = Ingest(registry, spool, store, settings.spool_max_mb * 1024 * 1024)
     coap_context = None
-    tasks: list[asyncio.Task[None]] = []
+    metrics_server = None
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(ingest.writer.run())]
     try:
+        if settings.metrics is not None:
+            metrics_server, _thread = start_http_server(
+                settings.metrics.port, settings.metrics.host, registry=ingest.metrics.registry
+            )
+            log.info(
+                "metrics on http://%s:%d/metrics", settings.metrics.host, settings.metrics.port
+            )
         if settings.coap is not None:
             coap_context = await start_coap(ingest, settings.coap.host, settings.coap.port)
         if settings.mqtt is not None:
             tasks.append(asyncio.create_task(run_mqtt(ingest, settings.mqtt)))
-        log.info("gateway ready store=%s", settings.store_url)
+        depth, _ = spool.depth()
+        log.info(
+            "gateway ready store=%s spool=%s (%d uplinks waiting)",
+            settings.store_url,
+            settings.spool_path,
+            depth,
+        )
         waiter = asyncio.create_task(stop.wait())
         done, _ = await asyncio.wait([waiter, *tasks], return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if task is not waiter:
-                task.result()  # a transport died: raise its error
+                task.result()  # a part died: raise its error
     finally:
+        if coap_context is not None:
+            await coap_context.shutdown()
         for task in tasks:
             task.cancel()
         for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if coap_context is not None:
-            await coap_context.shutdown()
+        if metrics_server is not None:
+            metrics_server.shutdown()
+        ingest.close()
+        spool.close()
         store.close()
         registry.close()
-        log.info("gateway stopped counts=%s", dict(ingest.counts))
+        log.info("gateway stopped")
     return ingest

@@ -47,7 +47,8 @@ REASONS: dict[str, str] = {
     "out_of_range": BAD_REQUEST,
     "future_time": BAD_REQUEST,
     "too_old": BAD_REQUEST,
-    "topic_mismatch": BAD_REQUEST,  # MQTT: ruong/<node>/up names another node than the kid
+    "topic_mismatch": BAD_REQUEST,
+    "replay": UNAUTHORIZED,  # counter below the node's replay window (gateway/spool.py)  # MQTT: ruong/<node>/up names another node than the kid
 }
 
 

@@ -77,19 +77,41 @@ class GatewayProcess:
     def log(self) -> str:
         return self.process.log_path.read_text(errors="replace")
 
+    def start(self) -> None:
+        """(Re)start the process with the same config: same ports, spool and registry."""
+        ready = self.log().count("gateway ready") if self.process.log_path.exists() else 0
+        argv = [sys.executable, "-m", "backend.cli", "--config", str(self.config), "gateway"]
+        self.process = spawn("gateway", argv, self.config.parent)
+        deadline = time.monotonic() + 30
+        while self.log().count("gateway ready") <= ready:
+            self.process.check_alive()
+            assert time.monotonic() < deadline, f"gateway not ready:\n{self.process.log_tail()}"
+            time.sleep(0.1)
 
-def write_config(path: Path, **values: str) -> Path:
+    def kill(self) -> None:
+        """SIGKILL: no shutdown code runs, as in a power cut or the OOM killer."""
+        self.process.proc.kill()
+        self.process.proc.wait(10)
+
+
+def write_config(path: Path, **values: str | int) -> Path:
     """A ruong.toml with the given `section_key=value` settings."""
     sections: dict[str, list[str]] = {}
     for dotted, value in values.items():
         section, key = dotted.split("_", 1)
-        sections.setdefault(section, []).append(f'{key} = "{value}"')
+        literal = str(value) if isinstance(value, int) else f'"{value}"'
+        sections.setdefault(section, []).append(f"{key} = {literal}")
     path.write_text("".join(f"[{s}]\n" + "\n".join(lines) + "\n" for s, lines in sections.items()))
     return path
 
 
-def start_gateway(workdir: Path, store_url: str, mqtt_url: str = "") -> GatewayProcess:
-    """Start `ruong gateway` on a free CoAP port; wait for its "gateway ready" log line."""
+def start_gateway(
+    workdir: Path, store_url: str, mqtt_url: str = "", **extra: str | int
+) -> GatewayProcess:
+    """Start `ruong gateway` on free ports; wait for its "gateway ready" log line.
+
+    `extra` are more `section_key=value` settings; a restart reuses the same config and spool.
+    """
     workdir.mkdir(parents=True, exist_ok=True)
     config = write_config(
         workdir / "ruong.toml",
@@ -98,16 +120,14 @@ def start_gateway(workdir: Path, store_url: str, mqtt_url: str = "") -> GatewayP
         mqtt_url=mqtt_url,
         coap_bind=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
         registry_url=f"sqlite:///{workdir / 'registry.db'}",
+        gateway_spool=str(workdir / "spool.db"),
+        gateway_metrics_bind=f"http://127.0.0.1:{free_port()}",
+        **extra,
     )
-    settings = load_settings(config, env={})
-    argv = [sys.executable, "-m", "backend.cli", "--config", str(config), "gateway"]
-    process = spawn("gateway", argv, workdir)
-    deadline = time.monotonic() + 30
-    while "gateway ready" not in process.log_path.read_text(errors="replace"):
-        process.check_alive()
-        assert time.monotonic() < deadline, f"gateway not ready:\n{process.log_tail()}"
-        time.sleep(0.1)
-    return GatewayProcess(settings, config, process)
+    gateway = GatewayProcess(load_settings(config, env={}), config, None)  # type: ignore[arg-type]
+    gateway.process = ManagedProcess("gateway", None, workdir / "gateway.log")  # type: ignore[arg-type]
+    gateway.start()
+    return gateway
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -79,3 +80,28 @@ def test_discovery_lists_the_uplink_resource(gateway: GatewayProcess) -> None:
     ]
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=30)
     assert "</r>" in done.stdout
+
+
+def test_retried_uplink_is_acknowledged_and_stored_once(
+    gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    registry = gateway.registry()
+    node = registry.provision("test-farm", "ruong-9", "coap")
+    registry.close()
+    sample = tmp_path / "sample.bin"
+    sample.write_bytes(uplink(node.key, node.node, 5, round(time.time()) - 5, {"rain": 0.4}))
+    for _ in range(3):  # the node never saw the 2.04 and resends the very same bytes
+        out = coap_post(gateway, sample)
+        assert "4." not in out and "5." not in out, out
+    assert gateway.log().count("uplink duplicate") == 2
+
+    status = subprocess.run(
+        [sys.executable, "-m", "backend.cli", "--config", str(gateway.config), "gateway", "status"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
+    )
+    assert status.returncode == 0, status.stderr
+    assert "ruong_uplinks_total{outcome=duplicate,transport=coap} 2" in status.stdout
+    assert "ruong_uplinks_total{outcome=stored,transport=coap} 1" in status.stdout

@@ -15,7 +15,15 @@ FieldValue = float | int | bool | str
 
 
 class StoreError(RuntimeError):
-    """The store refused or could not take a write or answer a query."""
+    """The store refused or could not take a write or answer a query.
+
+    `permanent` means the same request will never succeed (the store rejected the data itself,
+    e.g. an InfluxDB 400); otherwise retrying later may (the store is down or overloaded).
+    """
+
+    def __init__(self, message: str, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
 @dataclass(frozen=True)

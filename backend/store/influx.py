@@ -7,12 +7,15 @@ One client for every major version (DESIGN.md): 1.x natively, 2.x via its v1-com
 
 from __future__ import annotations
 
+import gzip
 from collections.abc import Mapping, Sequence
 
 import httpx
 
 from backend.config import Endpoint
 from backend.store.base import Point, Row, Store, StoreError, line_protocol
+
+GZIP_ABOVE_BYTES = 4096  # small writes are not worth the CPU
 
 
 def quote_ident(name: str) -> str:
@@ -60,14 +63,24 @@ class InfluxStore(Store):
             return
         self._ensure_database()
         body = "\n".join(line_protocol(p) for p in points).encode()
+        headers = {}
+        if len(body) > GZIP_ABOVE_BYTES:
+            body = gzip.compress(body, compresslevel=1)
+            headers["Content-Encoding"] = "gzip"
         params = {"db": self.database, "precision": "ms", **self._auth}
         try:
-            resp = self._http.post("/write", params=params, content=body)
+            resp = self._http.post("/write", params=params, content=body, headers=headers)
         except httpx.HTTPError as exc:
+            self._database_ready = False  # a restarted server may have lost it
             raise StoreError(f"InfluxDB at {self.base_url} unreachable: {exc}") from exc
         if resp.status_code != 204:
+            # 4xx (bad line, type conflict, too large) will fail again; 5xx/429 may not
+            permanent = 400 <= resp.status_code < 500 and resp.status_code not in (404, 429)
+            if resp.status_code == 404:
+                self._database_ready = False
             raise StoreError(
-                f"InfluxDB refused the write ({resp.status_code}): {resp.text.strip()}"
+                f"InfluxDB refused the write ({resp.status_code}): {resp.text.strip()}",
+                permanent=permanent,
             )
 
     def _series_rows(self, q: str) -> list[Row]:
