@@ -7,6 +7,7 @@ until the server answers and stops exactly what it started.
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -153,13 +154,18 @@ class MosquittoServer(ManagedProcess):
 def start_mosquitto(
     workdir: Path, timeout: float = 15.0, port: int | None = None
 ) -> MosquittoServer:
-    """Run `mosquitto -c <workdir>/mosquitto.conf` on a loopback port; wait for TCP accept."""
+    """Run `mosquitto -c <workdir>/mosquitto.conf` on a loopback port; wait for TCP accept.
+
+    Sessions persist in `workdir` across a restart. `user` is this process's user: started as
+    root, mosquitto would otherwise drop to user `mosquitto` and fail to save them.
+    """
     binary = require_binary("mosquitto")
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = workdir / "mosquitto.conf"
     conf.write_text(
         f"""listener {port} 127.0.0.1
+user {getpass.getuser()}
 allow_anonymous true
 persistence true
 persistence_location {workdir}/

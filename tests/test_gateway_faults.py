@@ -18,10 +18,10 @@ import aiocoap
 import httpx
 import pytest
 
-from backend.services import InfluxServer, start_influxd
+from backend.services import InfluxServer, start_influxd, start_mosquitto
 from backend.store import open_store
 from tests.conftest import GatewayProcess, start_gateway
-from tests.faults import Sample, Traffic, coap_send, expected_times, stored_times
+from tests.faults import MqttPublisher, Sample, Traffic, coap_send, expected_times, stored_times
 
 pytestmark = pytest.mark.services
 
@@ -146,3 +146,37 @@ def test_gateway_sigkill_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> N
         assert stored == expected_times(acked)  # every acknowledged sample, exactly once
     finally:
         gateway.process.stop()
+
+
+def test_broker_restart_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> None:
+    broker = start_mosquitto(tmp_path / "mosquitto")
+    gateway = start_gateway(
+        tmp_path / "gw", f"{influxdb.url}_{uuid.uuid4().hex[:8]}", broker.url
+    )
+    publisher: MqttPublisher | None = None
+    try:
+        deadline = time.monotonic() + 20
+        while "MQTT subscribed" not in gateway.log():
+            assert time.monotonic() < deadline, gateway.log()
+            time.sleep(0.1)
+        traffic = Traffic(provision(gateway, 4, "mqtt"))
+        publisher = MqttPublisher(broker.port)
+        for i in range(600):
+            publisher.publish(traffic.next())
+            time.sleep(0.005)
+            if i == 300:
+                broker.stop()  # SIGTERM: mosquitto saves its persistent sessions
+                time.sleep(2)
+                broker = start_mosquitto(tmp_path / "mosquitto", port=broker.port)
+        deadline = time.monotonic() + 60
+        while len(publisher.acked) < traffic.sent:
+            assert time.monotonic() < deadline, f"{len(publisher.acked)}/{traffic.sent} PUBACKed"
+            time.sleep(0.2)
+        stored = wait_until_stored(gateway, publisher.acked)
+        assert stored == expected_times(publisher.acked)
+        assert gateway.log().count("MQTT subscribed") >= 2  # it reconnected
+    finally:
+        if publisher is not None:
+            publisher.close()
+        gateway.process.stop()
+        broker.stop()
