@@ -15,15 +15,16 @@ from aiocoap import resource
 from aiocoap.numbers.codes import Code
 
 from gateway.ingest import Ingest, NotDurable
-from gateway.uplink import UplinkRejected
+from gateway.uplink import MAX_UPLINK_BYTES, UplinkRejected
 
 log = logging.getLogger("ruong.gateway.coap")
 
-CONTENT_FORMAT_COSE_MAC0 = 17
+COSE_MAC0_FORMAT = 17  # application/cose; cose-type="cose-mac0" (RFC 9052 s9)
 _CODES = {
     "4.00": Code.BAD_REQUEST,
     "4.01": Code.UNAUTHORIZED,
     "4.13": Code.REQUEST_ENTITY_TOO_LARGE,
+    "4.15": Code.UNSUPPORTED_CONTENT_FORMAT,
 }
 
 
@@ -34,20 +35,30 @@ class UplinkResource(resource.Resource):
         super().__init__()
         self.ingest = ingest
 
+    async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
+        return False  # an uplink fits one datagram; a Block1 transfer is refused, not assembled
+
+    def _refuse(self, exc: UplinkRejected) -> aiocoap.Message:
+        response = aiocoap.Message(code=_CODES[exc.coap_code], payload=exc.reason.encode())
+        if exc.reason == "too_large":
+            response.opt.size1 = MAX_UPLINK_BYTES
+        return response
+
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
-        fmt = request.opt.content_format
-        if fmt is not None and int(fmt) != CONTENT_FORMAT_COSE_MAC0:
-            self.ingest.metrics.rejects.labels("content_format").inc()
-            self.ingest.metrics.uplinks.labels("coap", "rejected").inc()
-            return aiocoap.Message(
-                code=Code.UNSUPPORTED_CONTENT_FORMAT,
-                payload=b"content_format: expected 17 (application/cose; cose-type=cose-mac0)",
-            )
         peer = str(request.remote.hostinfo)
+        fmt = request.opt.content_format
+        if request.opt.block1 is not None or fmt is not None and int(fmt) != COSE_MAC0_FORMAT:
+            exc = (
+                UplinkRejected("too_large", "block-wise transfer; an uplink must fit one datagram")
+                if request.opt.block1 is not None
+                else UplinkRejected("content_format", f"{fmt}, expected {COSE_MAC0_FORMAT}")
+            )
+            self.ingest.reject(exc, "coap", peer)
+            return self._refuse(exc)
         try:
             await self.ingest.accept(request.payload, "coap", peer)
         except UplinkRejected as exc:
-            return aiocoap.Message(code=_CODES[exc.coap_code], payload=exc.reason.encode())
+            return self._refuse(exc)
         except NotDurable as exc:
             log.warning("shedding load, answering 5.03: %s", exc)
             response = aiocoap.Message(code=Code.SERVICE_UNAVAILABLE, payload=b"overloaded")

@@ -86,7 +86,8 @@ class Ingest:
         self._keys[node_id] = (now, info)
         return info
 
-    def _reject(self, exc: UplinkRejected, transport: str, peer: str) -> None:
+    def reject(self, exc: UplinkRejected, transport: str, peer: str) -> None:
+        """Count and log a refused uplink by its reason code."""
         self.metrics.rejects.labels(exc.reason).inc()
         self.metrics.uplinks.labels(transport, "rejected").inc()
         log.warning(
@@ -118,14 +119,14 @@ class Ingest:
                     f"sent on {claimed_node}'s topic, signed by {uplink.node.node}",
                 )
         except UplinkRejected as exc:
-            self._reject(exc, transport, peer)
+            self.reject(exc, transport, peer)
             raise
         outcome = await self._commit(Entry(uplink.node.node, uplink.counter, uplink_points(uplink)))
         if outcome == REPLAY:
             exc = UplinkRejected(
                 "replay", f"counter {uplink.counter} is older than node {uplink.node.node}'s window"
             )
-            self._reject(exc, transport, peer)
+            self.reject(exc, transport, peer)
             raise exc
         self.metrics.uplinks.labels(transport, outcome).inc()
         log.log(

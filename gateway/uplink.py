@@ -29,7 +29,7 @@ MAX_FUTURE_S = 300
 MAX_AGE_S = 400 * 86400
 
 # reason -> CoAP response code (RFC 7252 s5.9)
-BAD_REQUEST, UNAUTHORIZED, TOO_LARGE = "4.00", "4.01", "4.13"
+BAD_REQUEST, UNAUTHORIZED, TOO_LARGE, BAD_FORMAT = "4.00", "4.01", "4.13", "4.15"
 REASONS: dict[str, str] = {
     "too_large": TOO_LARGE,
     "malformed_cbor": BAD_REQUEST,
@@ -48,7 +48,8 @@ REASONS: dict[str, str] = {
     "future_time": BAD_REQUEST,
     "too_old": BAD_REQUEST,
     "topic_mismatch": BAD_REQUEST,
-    "replay": UNAUTHORIZED,  # counter below the node's replay window (gateway/spool.py)  # MQTT: ruong/<node>/up names another node than the kid
+    "replay": UNAUTHORIZED,
+    "content_format": BAD_FORMAT,  # CoAP: a Content-Format other than 17  # counter below the node's replay window (gateway/spool.py)  # MQTT: ruong/<node>/up names another node than the kid
 }
 
 

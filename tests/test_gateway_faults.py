@@ -150,9 +150,7 @@ def test_gateway_sigkill_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> N
 
 def test_broker_restart_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> None:
     broker = start_mosquitto(tmp_path / "mosquitto")
-    gateway = start_gateway(
-        tmp_path / "gw", f"{influxdb.url}_{uuid.uuid4().hex[:8]}", broker.url
-    )
+    gateway = start_gateway(tmp_path / "gw", f"{influxdb.url}_{uuid.uuid4().hex[:8]}", broker.url)
     publisher: MqttPublisher | None = None
     try:
         deadline = time.monotonic() + 20

@@ -1,0 +1,129 @@
+"""Tens of thousands of bad uplinks over real CoAP and MQTT, interleaved with valid traffic:
+the gateway stays up, accepts none of them, counts each by reason, stores every valid one."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import time
+
+import aiocoap
+import cbor2
+import httpx
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from backend.registry import NodeInfo
+from backend.services import MosquittoServer
+from backend.store import open_store
+from tests.conftest import GatewayProcess
+from tests.faults import MqttPublisher, Sample, Traffic, coap_send, expected_times, stored_times
+from tests.uplinks import cose_mac0, senml_pack, uplink
+
+pytestmark = pytest.mark.services
+
+N_BAD = int(os.environ.get("RUONG_FUZZ_N", "10000"))  # per transport
+
+
+def bad_inputs(rng: random.Random, node: NodeInfo, n: int) -> list[tuple[str, bytes]]:
+    """(expected reason, bytes) for `n` malformed, forged, replayed or invalid uplinks."""
+    now = int(time.time())
+    good = uplink(node.key, node.node, 1, now, {"soil_vwc": 30.0})
+    makers = [
+        ("malformed_cbor", lambda: bytes([0x9F]) + rng.randbytes(rng.randint(0, 40))),
+        ("malformed_cbor", lambda: good[: rng.randint(1, len(good) - 1)]),
+        ("bad_mac", lambda: uplink(rng.randbytes(32), node.node, 1, now, {"soil_vwc": 30.0})),
+        ("too_large", lambda: rng.randbytes(2049 + rng.randint(0, 3000))),
+        (
+            "bad_senml",
+            lambda: cose_mac0(
+                node.key,
+                node.node,
+                1,
+                cbor2.dumps([{-2: node.node + ":", -3: now, 0: "soil_vwc", 2: "wet"}]),
+            ),
+        ),
+        ("out_of_range", lambda: uplink(node.key, node.node, 1, now, {"soil_vwc": 180.0})),
+        ("unknown_node", lambda: uplink(node.key, "n00000000", 1, now, {"soil_vwc": 30.0})),
+        ("not_cose_mac0", lambda: cbor2.dumps(senml_pack(node.node, now, {"soil_vwc": 1.0}))),
+    ]
+    return [(reason, make()) for reason, make in (rng.choice(makers) for _ in range(n))]
+
+
+def rejects(gateway: GatewayProcess) -> dict[str, float]:
+    text = httpx.get(f"{gateway.settings.metrics_bind}/metrics", timeout=5).text
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        if family.name == "ruong_rejects":
+            for s in family.samples:
+                if s.name == "ruong_rejects_total":
+                    out[s.labels["reason"]] = s.value
+    return out
+
+
+def test_fuzz_over_both_transports(gateway: GatewayProcess, mosquitto: MosquittoServer) -> None:
+    rng = random.Random(20261125)
+    registry = gateway.registry()
+    coap_nodes = [registry.provision("test-farm", f"c-{i}", "coap") for i in range(3)]
+    mqtt_nodes = [registry.provision("test-farm", f"m-{i}", "mqtt") for i in range(3)]
+    registry.close()
+    while "MQTT subscribed" not in gateway.log():
+        time.sleep(0.1)
+    coap_bad = bad_inputs(rng, coap_nodes[0], N_BAD)
+    mqtt_bad = bad_inputs(rng, mqtt_nodes[0], N_BAD)
+    coap_traffic, mqtt_traffic = Traffic(coap_nodes), Traffic(mqtt_nodes)
+    coap_good: list[Sample] = []
+
+    async def coap_stream() -> None:
+        ctx = await aiocoap.Context.create_client_context()
+        try:
+            for start in range(0, len(coap_bad), 50):
+                chunk = [
+                    coap_send(ctx, gateway.coap_port, Sample(coap_nodes[0], 0, 0, data), 10)
+                    for _, data in coap_bad[start : start + 50]
+                ]
+                sample = coap_traffic.next()
+                chunk.append(coap_send(ctx, gateway.coap_port, sample, 10))
+                codes = await asyncio.gather(*chunk)
+                assert codes[-1] == "2.04"
+                assert not any(c.startswith("2.") for c in codes[:-1]), codes
+                coap_good.append(sample)
+        finally:
+            await ctx.shutdown()
+
+    publisher = MqttPublisher(mosquitto.port, client_id="fuzz-publisher")
+    try:
+        mqtt_good: list[Sample] = []
+        for i, (_, data) in enumerate(mqtt_bad):
+            publisher.publish(Sample(mqtt_nodes[0], 0, 0, data))
+            if i % 50 == 0:
+                sample = mqtt_traffic.next()
+                publisher.publish(sample)
+                mqtt_good.append(sample)
+        asyncio.run(coap_stream())
+        deadline = time.monotonic() + 120
+        while len(publisher.acked) < len(mqtt_bad) + len(mqtt_good):
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+    finally:
+        publisher.close()
+
+    expected: dict[str, int] = {}
+    for reason, _ in coap_bad + mqtt_bad:
+        expected[reason] = expected.get(reason, 0) + 1
+    deadline = time.monotonic() + 60
+    while rejects(gateway) != {k: float(v) for k, v in expected.items()}:
+        assert time.monotonic() < deadline, (rejects(gateway), expected)
+        time.sleep(0.5)
+
+    store = open_store(gateway.settings.store)
+    try:
+        deadline = time.monotonic() + 60
+        want = expected_times(coap_good + mqtt_good)
+        while stored_times(store) != want:
+            assert time.monotonic() < deadline, "valid traffic not all stored"
+            time.sleep(0.5)
+    finally:
+        store.close()
+    gateway.process.check_alive()
