@@ -132,6 +132,7 @@ class CoapClient:
         max_retransmit=MAX_RETRANSMIT,
         response_timeout_s=RESPONSE_TIMEOUT_S,
         token_len=4,
+        rx_bytes=MAX_MESSAGE,
     ):
         self.host = host
         self.port = port
@@ -140,6 +141,7 @@ class CoapClient:
         self.max_retransmit = max_retransmit
         self.response_timeout_s = response_timeout_s
         self.token_len = token_len
+        self.rx_bytes = rx_bytes  # receive buffer: a node expects short responses
         self.mid = random_uint(2)  # s4.4: randomised start, then sequential
         self.sock = None
         self.addr = None
@@ -173,7 +175,7 @@ class CoapClient:
             return None
         self.sock.settimeout(remaining / 1000)
         try:
-            data, _addr = self.sock.recvfrom(MAX_MESSAGE)
+            data, _addr = self.sock.recvfrom(self.rx_bytes)
         except OSError as exc:
             if is_timeout(exc):
                 return None
@@ -248,7 +250,3 @@ class CoapClient:
             self.close()  # a fresh socket next time
             return "error:%d" % os_errno(exc)
         return code
-
-    def acked(self, result):
-        """True when `result` means the gateway stored the uplink."""
-        return result == "2.04"

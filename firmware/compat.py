@@ -91,30 +91,3 @@ def join(directory, name):
     if directory.endswith("/"):
         return directory + name
     return directory + "/" + name
-
-
-class URLError(ValueError):
-    """A gateway URL the node cannot use."""
-
-
-def split_url(url, scheme, default_port):
-    """ "scheme://host[:port][/...]" -> (host, port); IPv6 hosts in brackets."""
-    prefix = scheme + "://"
-    if not url.startswith(prefix):
-        raise URLError("gateway URL %r must start with %s" % (url, prefix))
-    rest = url[len(prefix) :].split("/")[0]
-    host, port_text = rest, ""
-    if rest.startswith("["):  # [IPv6]:port
-        end = rest.find("]")
-        host = rest[1:end]
-        if rest[end + 1 : end + 2] == ":":
-            port_text = rest[end + 2 :]
-    elif ":" in rest:
-        host, port_text = rest.rsplit(":", 1)
-    try:
-        port = int(port_text) if port_text else default_port
-    except ValueError:
-        raise URLError("gateway URL %r: port %r is not a number" % (url, port_text))
-    if not host or not 0 < port < 65536:
-        raise URLError("gateway URL %r has no usable host:port" % url)
-    return host, port

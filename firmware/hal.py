@@ -1,15 +1,17 @@
-"""Hardware abstraction: the sensors, the clock and the battery, behind one small interface.
+"""Hardware abstraction: the few primitives the drivers need, behind one small interface.
 
-`HostHAL` (MicroPython unix port, CPython tests, `ruong sim`) reads a simulated field;
-`ESP32HAL` is the board. Both give `time_s()` (Unix seconds, int) and `read()`
-({quantity name: value} in vocabulary units, see senml.QUANTITIES). Drivers for the real
-sensors plug into ESP32HAL; nothing above this module knows which board it runs on.
+Channels are named ("soil", "leaf", "battery", "level", "rain"); each board maps names to
+pins (hal_esp32.PINS, generated from hardware/ later). `hal_esp32.Esp32HAL` is the board
+(`machine`, RTC memory, deep sleep); `hal_host.HostHAL` (unix port, `ruong sim`, tests) feeds
+the same primitives from a simulated field at the raw level, so the drivers run for real.
+Nothing above `drivers` knows which board it runs on.
 """
 
 import sys
 import time
 
-# MicroPython ports whose epoch is 2000-01-01 report time.time() 946684800 s short of Unix time.
+# MicroPython ports whose epoch is 2000-01-01 (the ESP32) report time.time() 946684800 s
+# short of Unix time.
 EPOCH_2000_OFFSET_S = 946684800
 
 
@@ -22,7 +24,20 @@ def unix_time_s():
 
 
 class HAL:
-    """Interface every board implements."""
+    """Interface every board implements. Beyond the methods below, a board provides
+    (kept out of this class so their stubs cost no RAM on a 64 kB heap):
+
+    adc_raw(channel) -> int           ADC reading in counts (ESP32: 12-bit, 0..4095)
+    adc_uv(channel) -> int            ADC reading in microvolts (board-calibrated)
+    i2c_writeto(addr, data)           OSError when the device does not acknowledge
+    i2c_readfrom(addr, n) -> bytes
+    i2c_readfrom_mem(addr, reg, n) -> bytes
+    ow_reset() -> bool                1-Wire reset; True when a device sent presence
+    ow_write(data); ow_read(n) -> bytes
+    echo_us(channel) -> int           ultrasonic round trip, us; < 0 on timeout
+    pulses_take(channel) -> int       debounced pulses since the last call, then zeroed;
+                                      survives deep sleep (RTC memory / a host file)
+    """
 
     name = "abstract"
 
@@ -30,59 +45,55 @@ class HAL:
         """Current time, Unix seconds (int)."""
         return unix_time_s()
 
-    def read(self):
-        """One reading of every sensor present: {name: value} (units in senml.QUANTITIES)."""
-        raise NotImplementedError
+    def rssi(self):
+        """Radio signal strength in dBm, None without a link."""
+        return
+
+    def sleep_ms(self, ms):
+        """Busy-wait-free short delay (a sensor conversion)."""
+        time.sleep(ms / 1000)
 
     def sleep_s(self, seconds):
-        """Wait `seconds` between cycles (deep sleep on the board, later)."""
+        """Wait `seconds` between cycles (deep sleep on the board)."""
         time.sleep(seconds)
 
 
-class HostHAL(HAL):
-    """The host (unix port / CPython): readings from a deterministic simulated field."""
+class FieldHAL(HAL):
+    """Host shortcut around the drivers: the simulated field's values as they are, for
+    `ruong sim` under -X heapsize=64k, where the raw-level HostHAL + drivers do not fit on the
+    64-bit unix port (firmware/README.md, "RAM"). Same clock as HostHAL."""
 
-    name = "host"
+    name = "field"
 
-    def __init__(self, field, seed, clock=None):
-        import sim_field  # only the host needs the simulator; keeps it off the board
+    def __init__(self, settings):
+        import sim_field
 
-        self.field = sim_field.Field(field, seed)
-        self.clock = clock or unix_time_s
+        self.field = sim_field.Field(settings["field"], settings.get("seed", 0))
+        self.step_s = settings.get("sim_step_s", 0)
+        self.start_s = settings.get("sim_start") or unix_time_s()
+        self.cycles = 0
 
     def time_s(self):
-        return self.clock()
+        return self.start_s + self.cycles * self.step_s if self.step_s else unix_time_s()
 
-    def read(self, t_s=None):
-        """Simulated readings at `t_s` (Unix seconds; default now)."""
-        return self.field.sample(self.time_s() if t_s is None else t_s)
+    def sleep_s(self, seconds):
+        self.cycles += 1
+        time.sleep(seconds)
 
-
-class ESP32HAL(HAL):
-    """The ESP32 board. Sensor drivers (soil probe, SHT/BME, rain gauge, water level) come in
-    a later issue; today it reports what the bare board measures: battery and Wi-Fi RSSI.
-    """
-
-    name = "esp32"
-    BATTERY_PIN = 35  # ADC1, behind a 1:2 divider on the reference board (hardware/)
-    DIVIDER = 2.0
-
-    def __init__(self, wlan=None):
-        import machine
-
-        self.adc = machine.ADC(machine.Pin(self.BATTERY_PIN))
-        self.adc.atten(machine.ADC.ATTN_11DB)
-        self.wlan = wlan
-
-    def read(self):
-        values = {"battery": round(self.adc.read_uv() * self.DIVIDER / 1e6, 3)}
-        if self.wlan is not None:
-            values["rssi"] = int(self.wlan.status("rssi"))
-        return values
+    def read(self, t_s):
+        """{name: value} at Unix second `t_s`, no flags (every simulated sensor works)."""
+        return self.field.sample(t_s), {}
 
 
-def for_this_board(field, seed):
-    """The HAL for the running platform: ESP32HAL on the board, HostHAL elsewhere."""
+def for_this_board(settings):
+    """The HAL for the running platform: Esp32HAL on the board; on the host HostHAL (raw
+    primitives, real drivers) with `host_drivers`, else FieldHAL."""
     if sys.platform == "esp32":
-        return ESP32HAL()
-    return HostHAL(field, seed)
+        import hal_esp32
+
+        return hal_esp32.Esp32HAL(settings)
+    if not settings.get("host_drivers"):
+        return FieldHAL(settings)
+    import hal_host
+
+    return hal_host.HostHAL(settings)

@@ -1,9 +1,11 @@
-"""One sampling cycle of a sensor node: read -> SenML -> counter -> COSE_Mac0 -> transport.
+"""One sampling cycle of a sensor node: drivers -> outbox (flash) -> SenML -> counter ->
+COSE_Mac0 -> transport, oldest sample first.
 
 The message counter (COSE Partial IV, the gateway's replay protection) is persisted BEFORE
 the uplink leaves, so a reset can lose a counter value but never reuse one.
 """
 
+import gc
 import os
 
 import cose
@@ -11,6 +13,9 @@ import senml
 from compat import join, path_exists
 
 ACKED = ("2.04", "puback")  # results meaning "the gateway has it durably"
+# the gateway read the uplink and will never take it as it is (4.00 malformed / out of
+# range, 4.13 too large); 4.01 is not here: a node provisioned late is refused until known
+REFUSED = ("4.00", "4.02", "4.13")
 
 
 class StateError(Exception):
@@ -51,32 +56,92 @@ class Counter:
 
 
 class Node:
-    """A sensor node: its identity and key, a HAL, a transport and a counter store.
+    """A sensor node: its identity and key, a HAL and its drivers, a transport, the counter
+    and the outbox.
 
     transport: anything with `send(payload: bytes) -> str` (coap.CoapClient,
     mqtt.MQTTClient; an NB-IoT modem later).
     """
 
-    def __init__(self, node_id, key, hal, transport, counter):
+    def __init__(
+        self,
+        node_id,
+        key,
+        hal,
+        transport,
+        counter,
+        outbox,
+        sensors,
+        cfg,
+        max_uplink_bytes=1024,
+        max_uplinks=16,
+    ):
         self.node_id = node_id
         self.key = key
         self.hal = hal
         self.transport = transport
         self.counter = counter
+        self.outbox = outbox
+        self.sensors = sensors  # [(quantity names, driver)], see drivers.read_all
+        self.cfg = cfg  # settings the drivers read (calibration, divider ratio, ...)
+        self.max_uplink_bytes = max_uplink_bytes
+        self.max_uplinks = max_uplinks  # per cycle: bounds the radio-on time after an outage
 
     def cycle(self):
-        """Sample, sign, send; return the report {node, ctr, t, values, result, bytes}."""
+        """Sample, store, then deliver the backlog oldest first; return the report
+        {node, ctr, t, values, flags, result, bytes, sent, queued, dropped, unacked}."""
         t_s = self.hal.time_s()
-        values = self.hal.read()
-        pack = senml.encode(self.node_id, t_s, values)
-        ctr = self.counter.next()  # persisted before anything is sent
-        message = cose.mac0(self.key, self.node_id, ctr, pack)
-        result = self.transport.send(message)
-        return {
-            "node": self.node_id,
-            "ctr": ctr,
-            "t": t_s,
-            "values": values,
-            "result": result,
-            "bytes": len(message),
-        }
+        if self.sensors is None:  # hal.FieldHAL: the simulated values, no drivers
+            values, flags = self.hal.read(t_s)
+        else:
+            import drivers
+
+            values, flags = drivers.read_all(self.hal, self.cfg, self.sensors, senml.QUANTITIES)
+        gc.collect()  # drivers leave garbage (bus buffers, big-int maths): clear it first
+        if values:
+            self.outbox.append(t_s, values)  # on flash before anything is sent
+        report = {"node": self.node_id, "t": t_s, "values": values, "flags": flags}
+        report.update(self.flush())
+        report["queued"] = self.outbox.pending
+        report["dropped"] = self.outbox.dropped
+        return report
+
+    def flush(self):
+        """Send pending samples, oldest first, several per pack, until the outbox is empty,
+        an uplink fails, or `max_uplinks` went out. Returns the part of the report about it."""
+        done = {"ctr": None, "result": "idle", "bytes": 0, "sent": 0, "unacked": 0}
+        limit = 6  # samples per pack (1 kB holds ~4); one at a time after a refusal; a refused pack is retried one sample at a time
+        for _ in range(self.max_uplinks):
+            gc.collect()
+            batch = self.outbox.peek(limit)
+            if not batch:
+                break
+            try:
+                pack, used = senml.encode_many(self.node_id, batch, self.max_uplink_bytes)
+            except senml.SenMLError:
+                self.outbox.drop_oldest(1)  # a stored sample the vocabulary no longer takes
+                continue
+            last_seq = batch[used - 1][0]
+            batch = None  # free it before the transport needs the heap
+            gc.collect()
+            ctr = self.counter.next()  # persisted before anything is sent
+            message = cose.mac0(self.key, self.node_id, ctr, pack)
+            pack = None
+            gc.collect()
+            result = self.transport.send(message)
+            done["ctr"] = ctr
+            done["result"] = result
+            done["bytes"] = len(message)
+            if result in ACKED:
+                self.outbox.ack(last_seq)
+                done["sent"] += used
+                continue
+            done["unacked"] += 1
+            if result in REFUSED:
+                if used > 1:
+                    limit = 1  # find the sample the gateway refuses
+                    continue
+                self.outbox.drop_oldest(1)  # it would be refused forever
+                continue
+            break  # timeout, network error, 4.01 (key not yet known?), 5.03: try next cycle
+        return done

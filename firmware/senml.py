@@ -34,19 +34,21 @@ class SenMLError(ValueError):
     """A reading that the gateway would refuse (unknown name, out of range, bad time)."""
 
 
-def records(node_id, time_s, values):
-    """SenML records for `values` ({name: number}) sampled at `time_s` (Unix seconds).
+def _sample(out, node_id, time_s, values):
+    """Append the records of one sample to the bytearray `out`; return how many.
 
     Records follow the vocabulary order; names absent from `values` are skipped (a failed
-    sensor sends nothing rather than a made-up number). Each record is a cbor.Map with its
-    labels in the order bn, bt, n, u, v.
+    sensor sends nothing rather than a made-up number). The first record carries the base
+    time (and the base name when `node_id` is given), labels in the order bn, bt, n, u, v as
+    in RFC 8428's examples and docs/protocol.md's test vector. Encoded straight into `out`:
+    no per-record objects on a 64 kB heap.
     """
     if not isinstance(time_s, int) or time_s < (1 << 28):
         raise SenMLError("base time must be absolute Unix seconds (int >= 2**28), got %r" % time_s)
     for name in values:
         if not _known(name):
             raise SenMLError("%r is not in the vocabulary" % name)
-    pack = []
+    count = 0
     for name, unit, low, high in QUANTITIES:
         if name not in values:
             continue
@@ -55,16 +57,58 @@ def records(node_id, time_s, values):
             raise SenMLError("%s is not a number: %r" % (name, value))
         if not low <= value <= high:  # also refuses NaN
             raise SenMLError("%s=%r outside [%r, %r]" % (name, value, low, high))
-        pack.append(cbor.Map([(N, name), (U, unit), (V, value)]))
-    if not pack:
+        if count:
+            out.extend(cbor.map_head(3))
+        else:
+            out.extend(cbor.map_head(5 if node_id else 4))
+            if node_id:
+                cbor.encode_into(BN, out)
+                cbor.encode_into(node_id + ":", out)
+            cbor.encode_into(BT, out)
+            cbor.encode_into(time_s, out)
+        for label, item in ((N, name), (U, unit), (V, value)):
+            cbor.encode_into(label, out)
+            cbor.encode_into(item, out)
+        count += 1
+    if not count:
         raise SenMLError("no readings to send")
-    pack[0].pairs = [(BN, node_id + ":"), (BT, time_s)] + pack[0].pairs
-    return pack
+    return count
 
 
 def encode(node_id, time_s, values):
-    """CBOR-encoded SenML pack (bytes) for one reading set; see `records`."""
-    return cbor.dumps(records(node_id, time_s, values))
+    """CBOR-encoded SenML pack (bytes) for one reading set ({name: number} sampled at Unix
+    second `time_s`)."""
+    out = bytearray()
+    count = _sample(out, node_id, time_s, values)
+    return cbor.array_head(count) + out
+
+
+_BUFFER = None  # one preallocated encoding buffer for encode_many, made on first use
+
+
+def encode_many(node_id, samples, max_bytes):
+    """One pack for several samples [(seq, time_s, values)], oldest first, as many as fit in
+    `max_bytes`: (pack bytes, samples used). Each sample's first record carries its own
+    absolute base time (RFC 8428 s4.1: bt applies to the records that follow) -- 6 bytes a
+    sample, fewer than a relative t on each of its records. The first sample always goes."""
+    global _BUFFER
+    if _BUFFER is None or len(_BUFFER.buf) < max_bytes + 320:
+        _BUFFER = cbor.Buffer(max_bytes + 320)  # room for the sample that does not fit
+    out = _BUFFER
+    out.reset()
+    count = 0
+    used = 0
+    for _seq, time_s, values in samples:
+        size = len(out)
+        try:
+            added = _sample(out, node_id if not used else None, time_s, values)
+        except cbor.CBORError:
+            added = 0  # did not fit the buffer: certainly not the pack
+        if used and (not added or len(out) + 3 > max_bytes):
+            return cbor.array_head(count) + out.view(size), used
+        count += added
+        used += 1
+    return cbor.array_head(count) + out.view(), used
 
 
 def _known(name):

@@ -37,7 +37,7 @@ def _name_hash(text):
 
 
 class Rng:
-    """xorshift32 PRNG: uniform floats in [0, 1) and noise, deterministic per seed."""
+    """xorshift32 PRNG: triangular noise, deterministic per seed."""
 
     def __init__(self, seed):
         self.state = _mix(seed, 0x5EED) or 1
@@ -49,9 +49,6 @@ class Rng:
         x ^= (x << 5) & _MASK
         self.state = x
         return x
-
-    def uniform(self, low, high):
-        return low + (high - low) * (self.next_u32() / 4294967296.0)
 
     def noise(self, amplitude):
         """Triangular noise in (-amplitude, amplitude)."""

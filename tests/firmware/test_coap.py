@@ -73,9 +73,9 @@ def server() -> Iterator[AiocoapServer]:
 def post_script(port: int, counter: int = 1, **client_args: object) -> str:
     args = ", ".join(f"{k}={v!r}" for k, v in client_args.items())
     return (
-        "import coap, cose, senml, hal\n"
-        "h = hal.HostHAL('ruong-1', 1)\n"
-        f"pack = senml.encode({NODE_ID!r}, h.time_s(), h.read())\n"
+        "import coap, cose, senml, hal, sim_field\n"
+        "f, t = sim_field.Field('ruong-1', 1), hal.unix_time_s()\n"
+        f"pack = senml.encode({NODE_ID!r}, t, f.sample(t))\n"
         f"msg = cose.mac0(bytes(range(32)), {NODE_ID!r}, {counter}, pack)\n"
         f"c = coap.CoapClient('127.0.0.1', {port}{', ' + args if args else ''})\n"
         "try:\n"

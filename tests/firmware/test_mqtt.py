@@ -55,11 +55,11 @@ def subscriber(mosquitto) -> Iterator[Subscriber]:
 
 def uplink_script(port: int, sends: int = 1, then: str = "c.close()\n") -> str:
     return (
-        "import mqtt, cose, senml, hal\n"
-        "h = hal.HostHAL('ruong-1', 1)\n"
+        "import mqtt, cose, senml, hal, sim_field\n"
+        "f = sim_field.Field('ruong-1', 1)\n"
         f"c = mqtt.MQTTClient({NODE_ID!r}, '127.0.0.1', {port}, keepalive_s=30)\n"
         f"for ctr in range(1, {sends + 1}):\n"
-        f"    pack = senml.encode({NODE_ID!r}, h.time_s(), h.read())\n"
+        f"    pack = senml.encode({NODE_ID!r}, hal.unix_time_s(), f.sample(hal.unix_time_s()))\n"
         f"    msg = cose.mac0(bytes(range(32)), {NODE_ID!r}, ctr, pack)\n"
         "    print(c.send(msg), msg.hex())\n" + then
     )

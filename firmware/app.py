@@ -1,0 +1,145 @@
+"""The node application: config -> modules -> sampling cycles (started by main.py).
+
+Runs `cycles` sampling cycles (0 = forever), `interval_s` apart, printing one JSON report
+line per cycle on stdout. Exit status: 0 every uplink acknowledged (2.04 / PUBACK), 3 some
+were not, 2 bad configuration (the bad key named on stderr).
+"""
+
+import gc
+import json
+import sys
+
+EXIT_OK = 0
+EXIT_CONFIG = 2
+EXIT_UNACKED = 3
+
+
+def load_modules(transport, host_drivers=False):
+    """Import the firmware, largest modules first, collecting garbage in between.
+
+    Compiling a module from source needs several times its final size in RAM (the board
+    runs mpy-cross output and does not compile); importing the big ones while the heap is
+    still empty keeps `ruong sim` inside a board-sized heap (-X heapsize=64k).
+    """
+    if sys.platform == "esp32":
+        names = ["hal_esp32", transport, "bme280"]
+    elif host_drivers:
+        names = ["hal_host", transport, "sim_field", "bme280"]
+    else:
+        names = [transport, "sim_field"]
+    names += ["outbox", "cbor", "node", "senml", "hal"]
+    modules = {}
+    for name in names:
+        gc.collect()
+        try:
+            modules[name] = __import__(name)
+        except ImportError:  # sim_* on the board: not deployed there
+            pass
+    if "bme280" in modules:
+        modules["drivers"] = sys.modules["drivers"]
+    gc.collect()
+    return modules
+
+
+def make_transport(settings):
+    """The uplink transport named in the settings (both expose send(payload) -> str)."""
+    if settings["transport"] == "coap":
+        import coap
+
+        return coap.CoapClient(
+            settings["host"],
+            settings["port"],
+            ack_timeout_s=settings["ack_timeout_s"],
+            max_retransmit=settings["max_retransmit"],
+            response_timeout_s=settings["response_timeout_s"],
+            rx_bytes=256,  # 2.04 + a short config reply; a 64 kB heap has no 1152-byte hole
+        )
+    import mqtt
+
+    # the broker must not drop us while we sleep between cycles (it waits 1.5 x keepalive)
+    keepalive_s = min(65535, max(60, int(settings["interval_s"]) + 30))
+    return mqtt.MQTTClient(
+        settings["node"],
+        settings["host"],
+        settings["port"],
+        keepalive_s=keepalive_s,
+        ack_timeout_s=max(settings["ack_timeout_s"], 1.0),
+        max_resends=settings["max_retransmit"],
+    )
+
+
+def make_sensors(drivers, bme280=None):
+    """The reference paddy node's sensors as [(quantities, driver)], in reading order (the
+    water level's speed of sound uses the air temperature read before it)."""
+    sensors = [
+        (("air_temp", "air_rh"), drivers.sht3x),
+        (("soil_temp",), drivers.ds18b20),
+        (("soil_vwc",), drivers.soil_moisture),
+        (("leaf_wet",), drivers.leaf_wetness),
+        (("rain",), drivers.rain),
+        (("water_level",), drivers.water_level),
+        (("battery",), drivers.battery),
+        (("rssi",), drivers.rssi),
+    ]
+    if bme280 is not None:
+        sensors.insert(1, (("air_pressure",), bme280.read))
+    return sensors
+
+
+def run(settings, out=None):
+    """Run the configured cycles; return the exit status (EXIT_OK or EXIT_UNACKED)."""
+    drivers_on = sys.platform == "esp32" or settings["host_drivers"]
+    modules = load_modules(settings["transport"], drivers_on)
+    node_module = modules["node"]
+    state_dir = settings["state_dir"]
+    counter = node_module.Counter(state_dir)  # creates state_dir
+    board = modules["hal"].for_this_board(settings)
+    transport = make_transport(settings)
+    names = [q[0] for q in modules["senml"].QUANTITIES]
+    node = node_module.Node(
+        settings["node"],
+        settings["key"],
+        board,
+        transport,
+        counter,
+        modules["outbox"].Outbox(
+            state_dir, names, settings["outbox_max_records"], settings["outbox_max_bytes"]
+        ),
+        make_sensors(modules["drivers"], sys.modules.get("bme280")) if drivers_on else None,
+        settings,
+        settings["max_uplink_bytes"],
+        settings["max_uplinks_per_cycle"],
+    )
+    modules["senml"].encode_many(settings["node"], [], settings["max_uplink_bytes"])  # buffer
+    unacked = 0
+
+    cycle = 0
+    try:
+        while settings["cycles"] == 0 or cycle < settings["cycles"]:
+            if cycle:
+                board.sleep_s(settings["interval_s"])
+            gc.collect()  # a cycle's garbage is small; collecting keeps the heap unfragmented
+            report = node.cycle()
+            unacked += report.pop("unacked")
+            print(json.dumps(report))
+            cycle += 1
+    finally:
+        transport.close()
+    return EXIT_UNACKED if unacked else EXIT_OK
+
+
+def main(argv):
+    if len(argv) != 2:
+        sys.stderr.write("usage: micropython main.py CONFIG.json\n")
+        return EXIT_CONFIG
+    import config  # parsed once, then dropped: its code is not needed while the node runs
+
+    try:
+        settings = config.load_config(argv[1])
+    except config.ConfigError as exc:
+        sys.stderr.write("bad config: %s\n" % exc)
+        return EXIT_CONFIG
+    del sys.modules["config"]
+    config = None
+    gc.collect()
+    return run(settings)

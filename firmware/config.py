@@ -1,0 +1,161 @@
+"""The node's JSON config file -> a validated settings dict (config flows down from here).
+
+Imported by main.py, which drops it from memory once the settings exist. Keys that
+backend/sim.py writes: node, key, transport, gateway, field, seed, interval_s, cycles,
+state_dir. Optional ones (defaults in `parse_config`): radio tuning, the outbox bounds,
+sensor calibration, and host-only simulation knobs (sim_start, sim_step_s, faults).
+"""
+
+import json
+
+HEX = "0123456789abcdef"
+
+
+class URLError(ValueError):
+    """A gateway URL the node cannot use."""
+
+
+def split_url(url, scheme, default_port):
+    """ "scheme://host[:port][/...]" -> (host, port); IPv6 hosts in brackets."""
+    prefix = scheme + "://"
+    if not url.startswith(prefix):
+        raise URLError("gateway URL %r must start with %s" % (url, prefix))
+    rest = url[len(prefix) :].split("/")[0]
+    host, port_text = rest, ""
+    if rest.startswith("["):  # [IPv6]:port
+        end = rest.find("]")
+        host = rest[1:end]
+        if rest[end + 1 : end + 2] == ":":
+            port_text = rest[end + 2 :]
+    elif ":" in rest:
+        host, port_text = rest.rsplit(":", 1)
+    try:
+        port = int(port_text) if port_text else default_port
+    except ValueError:
+        raise URLError("gateway URL %r: port %r is not a number" % (url, port_text))
+    if not host or not 0 < port < 65536:
+        raise URLError("gateway URL %r has no usable host:port" % url)
+    return host, port
+
+
+class ConfigError(ValueError):
+    """A configuration value that the node cannot run with; `key` names it."""
+
+    def __init__(self, key, why):
+        super().__init__("config key %r: %s" % (key, why))
+        self.key = key
+
+
+def _node_id_ok(text):
+    """Same rule as backend.registry.NODE_ID: ^[a-z0-9][a-z0-9-]{1,31}$."""
+    if not 2 <= len(text) <= 32:
+        return False
+    for i, ch in enumerate(text):
+        if not ("a" <= ch <= "z" or "0" <= ch <= "9" or (ch == "-" and i > 0)):
+            return False
+    return True
+
+
+def _number(config, key, default=None, low=0.0):
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value >= low:
+        raise ConfigError(key, "expected a number >= %s, got %r" % (low, value))
+    return value
+
+
+def _integer(config, key, default=None, low=0):
+    value = config.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ConfigError(key, "expected an integer >= %d, got %r" % (low, value))
+    return value
+
+
+def _text(config, key):
+    value = config.get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(key, "expected a non-empty string, got %r" % (value,))
+    return value
+
+
+def parse_config(config):
+    """Validate the config dict; return a settings dict (key as bytes). Raises ConfigError."""
+    if not isinstance(config, dict):
+        raise ConfigError("(file)", "expected a JSON object")
+    node_id = _text(config, "node")
+    if not _node_id_ok(node_id):
+        raise ConfigError("node", "%r is not a node id (a-z, 0-9, -, 2..32 chars)" % node_id)
+    key_hex = _text(config, "key").lower()
+    if len(key_hex) != 64 or any(ch not in HEX for ch in key_hex):
+        raise ConfigError("key", "expected 64 hex digits (a 32-byte key)")
+    transport = _text(config, "transport")
+    if transport not in ("coap", "mqtt"):
+        raise ConfigError("transport", "expected 'coap' or 'mqtt', got %r" % transport)
+    gateway = _text(config, "gateway")
+    try:
+        host, port = split_url(gateway, transport, 5683 if transport == "coap" else 1883)
+    except URLError as exc:
+        raise ConfigError("gateway", str(exc))
+    return {
+        "node": node_id,
+        "key": bytes(int(key_hex[i : i + 2], 16) for i in range(0, 64, 2)),
+        "transport": transport,
+        "host": host,
+        "port": port,
+        "field": _text(config, "field"),
+        "seed": _integer(config, "seed", 0),
+        "interval_s": _number(config, "interval_s"),
+        "cycles": _integer(config, "cycles"),
+        "state_dir": _text(config, "state_dir"),
+        # optional tuning, mostly for tests: RFC 7252 ACK_TIMEOUT / MAX_RETRANSMIT, PUBACK wait
+        "ack_timeout_s": _number(config, "ack_timeout_s", 2.0, 0.01),
+        "max_retransmit": _integer(config, "max_retransmit", 4),
+        "response_timeout_s": _number(config, "response_timeout_s", 30.0, 0.01),
+        # outbox bounds (oldest dropped and counted beyond them), uplink packing
+        "outbox_max_records": _integer(config, "outbox_max_records", 2880, 1),
+        "outbox_max_bytes": _integer(config, "outbox_max_bytes", 300000, 1024),
+        "max_uplink_bytes": _integer(config, "max_uplink_bytes", 512, 256),
+        "max_uplinks_per_cycle": _integer(config, "max_uplinks_per_cycle", 16, 1),
+        # sensors: soil two-point calibration [dry counts, dry %, wet counts, wet %]
+        "soil_cal": _soil_cal(config),
+        "rain_mm_per_tip": _number(config, "rain_mm_per_tip", 0.2, 0.001),
+        "level_mount_m": _number(config, "level_mount_m", 0.6, 0.0),
+        "battery_divider": _number(config, "battery_divider", 2.0, 1.0),
+        # host only: simulated clock (start Unix s, seconds per cycle; 0 = real clock)
+        "sim_start": _integer(config, "sim_start", 0),
+        "sim_step_s": _integer(config, "sim_step_s", 0),
+        "faults": _faults(config),
+        # host: read the simulated field through the raw-level HAL and the real drivers
+        # (needs ~96 kB of heap on the 64-bit unix port; README "RAM")
+        "host_drivers": config.get("host_drivers", False) is True,
+    }
+
+
+def _soil_cal(config):
+    cal = config.get("soil_cal", [2600, 5.0, 1400, 45.0])
+    if not (
+        isinstance(cal, list)
+        and len(cal) == 4
+        and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in cal)
+        and cal[0] != cal[2]
+    ):
+        raise ConfigError("soil_cal", "expected [dry counts, dry %, wet counts, wet %]")
+    return cal
+
+
+def _faults(config):
+    faults = config.get("faults", {})
+    if not isinstance(faults, dict) or not all(isinstance(v, str) for v in faults.values()):
+        raise ConfigError("faults", "expected {device: fault name}")
+    return faults
+
+
+def load_config(path):
+    """Read and validate the JSON config file; ConfigError on any problem."""
+    try:
+        with open(path) as f:
+            raw = json.load(f)
+    except OSError as exc:
+        raise ConfigError("(file)", "cannot read %s: %s" % (path, exc))
+    except ValueError as exc:
+        raise ConfigError("(file)", "%s is not valid JSON: %s" % (path, exc))
+    return parse_config(raw)
