@@ -17,6 +17,8 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -95,13 +97,24 @@ class Spool:
             self._db.execute("SELECT node, MAX(counter) FROM seen GROUP BY node").fetchall()
         )
 
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """One explicit transaction: all of it or none, one fsync. The connection is in
+        autocommit mode, where `with connection` alone would commit statement by statement."""
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            yield
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        self._db.execute("COMMIT")
+
     def commit(self, entries: list[Entry], now_ms: int | None = None) -> list[str]:
         """Spool `entries` in one transaction; return STORED, DUPLICATE or REPLAY for each."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         outcomes: list[str] = []
         new_max = dict(self._max)
-        with self._db:
-            self._db.execute("BEGIN IMMEDIATE")
+        with self._transaction():
             for e in entries:
                 top = new_max.get(e.node, 0)
                 if e.counter <= top - self.replay_window:
@@ -146,13 +159,13 @@ class Spool:
 
     def release(self, ids: list[int]) -> None:
         """Forget uplinks the store has acknowledged."""
-        with self._db:
+        with self._transaction():
             self._db.executemany("DELETE FROM uplinks WHERE id = ?", [(i,) for i in ids])
 
     def quarantine(self, item: Spooled, error: str, now_ms: int | None = None) -> None:
         """Move an uplink the store refused as invalid to `dead`, with the store's error."""
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        with self._db:
+        with self._transaction():
             self._db.execute(
                 "INSERT INTO dead (id, node, counter, received_ms, points, error, dead_ms) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
