@@ -11,7 +11,6 @@ newest first, and exits 0. A child that dies early stops the demo with its log t
 
 from __future__ import annotations
 
-import shutil
 import signal
 import socket
 import sys
@@ -27,6 +26,7 @@ from backend.registry import Registry
 from backend.services import (
     ManagedProcess,
     ServiceError,
+    find_binary,
     free_port,
     spawn,
     start_influxd,
@@ -42,21 +42,6 @@ READY_TIMEOUT_S = 60.0
 def _ruong(*args: str) -> list[str]:
     """argv running the `ruong` command of this very installation."""
     return [sys.executable, "-m", "backend.cli", *args]
-
-
-def _installed(program: str) -> bool:
-    return bool(shutil.which(program) or shutil.which(program, path="/usr/sbin"))
-
-
-def _wait_for_log(child: ManagedProcess, text: str, timeout_s: float) -> None:
-    deadline = time.monotonic() + timeout_s
-    while text not in child.log_path.read_text(errors="replace"):
-        child.check_alive()
-        if time.monotonic() > deadline:
-            raise ServiceError(
-                f"{child.name} not ready after {timeout_s:.0f} s:\n{child.log_tail()}"
-            )
-        time.sleep(0.2)
 
 
 def _wait_for_http(child: ManagedProcess, url: str, timeout_s: float) -> None:
@@ -95,21 +80,21 @@ def run_demo(
         sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGINT, signal.SIGTERM)
     }
     try:
-        if not embedded and _installed("influxd"):
+        if not embedded and find_binary("influxd"):
             influx = start_influxd(data_dir / "influxdb")
             started.append(influx)
             store_url = influx.url
         else:
             print("influxd not installed: using the embedded SQLite store", flush=True)
             store_url = f"sqlite:///{data_dir / 'readings.db'}"
-        if not embedded and _installed("mosquitto"):
+        if not embedded and find_binary("mosquitto"):
             broker: ManagedProcess = start_mosquitto(data_dir / "mosquitto")
             mqtt_url = broker.url  # type: ignore[attr-defined]
         else:
             print("mosquitto not installed: using the embedded amqtt broker", flush=True)
             port = free_port()
             broker = spawn("amqtt", [sys.executable, "-m", "backend.broker", str(port)], logs)
-            _wait_for_log(broker, "embedded MQTT broker on", READY_TIMEOUT_S)
+            broker.wait_for_log("embedded MQTT broker on", READY_TIMEOUT_S)
             mqtt_url = f"mqtt://127.0.0.1:{port}"
         started.append(broker)
 
@@ -128,7 +113,7 @@ def run_demo(
 
         gateway = spawn("gateway", _ruong("--config", str(config), "gateway"), logs, cwd=data_dir)
         started.append(gateway)
-        _wait_for_log(gateway, "gateway ready", READY_TIMEOUT_S)
+        gateway.wait_for_log("gateway ready", READY_TIMEOUT_S)
         dashboard = spawn("dashboard", _ruong("--config", str(config), "serve"), logs, cwd=data_dir)
         started.append(dashboard)
         url = f"http://{demo.dashboard.host}:{demo.dashboard.port}/"

@@ -28,9 +28,14 @@ class ServiceError(RuntimeError):
     """A server could not be found or did not come up."""
 
 
+def find_binary(name: str) -> str | None:
+    """Absolute path of `name` on PATH or in /usr/sbin (where Debian puts mosquitto), or None."""
+    return shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+
+
 def require_binary(name: str) -> str:
-    """Absolute path of `name` on PATH (or /usr/sbin), else ServiceError with the install hint."""
-    path = shutil.which(name) or shutil.which(name, path="/usr/sbin:/usr/local/sbin")
+    """Absolute path of `name` (see find_binary), else ServiceError with the install hint."""
+    path = find_binary(name)
     if path is None:
         raise ServiceError(f"'{name}' not found: {INSTALL_HINT.get(name, 'install it')}")
     return path
@@ -69,6 +74,20 @@ class ManagedProcess:
             raise ServiceError(
                 f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}"
             )
+
+    def wait_for_log(self, text: str, timeout: float, occurrences: int = 1) -> None:
+        """Wait until `text` is in the log `occurrences` times (logs append across restarts).
+
+        Raises ServiceError when the process exits or the time runs out first.
+        """
+        deadline = time.monotonic() + timeout
+        while self.log_path.read_text(errors="replace").count(text) < occurrences:
+            self.check_alive()
+            if time.monotonic() > deadline:
+                raise ServiceError(
+                    f"{self.name}: no {text!r} after {timeout:.0f} s:\n{self.log_tail()}"
+                )
+            time.sleep(0.1)
 
 
 def spawn(name: str, argv: list[str], workdir: Path, cwd: Path | None = None) -> ManagedProcess:

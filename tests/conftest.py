@@ -10,8 +10,8 @@ import socket
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -29,6 +29,16 @@ from backend.services import (
     start_mosquitto,
 )
 from backend.sim import micropython_binary
+
+
+def wait_until(
+    predicate: Callable[[], object], timeout_s: float, what: str | Callable[[], str]
+) -> None:
+    """Poll `predicate` until it is truthy; fail with `what` (or its result) after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, what() if callable(what) else what
+        time.sleep(0.1)
 
 
 @pytest.fixture(scope="session")
@@ -64,7 +74,7 @@ class GatewayProcess:
 
     settings: Settings
     config: Path
-    process: ManagedProcess
+    process: ManagedProcess = field(init=False)
 
     @property
     def coap_port(self) -> int:
@@ -79,14 +89,11 @@ class GatewayProcess:
 
     def start(self) -> None:
         """(Re)start the process with the same config: same ports, spool and registry."""
-        ready = self.log().count("gateway ready") if self.process.log_path.exists() else 0
+        log = self.config.parent / "gateway.log"
+        ready = log.read_text(errors="replace").count("gateway ready") if log.exists() else 0
         argv = [sys.executable, "-m", "backend.cli", "--config", str(self.config), "gateway"]
         self.process = spawn("gateway", argv, self.config.parent)
-        deadline = time.monotonic() + 30
-        while self.log().count("gateway ready") <= ready:
-            self.process.check_alive()
-            assert time.monotonic() < deadline, f"gateway not ready:\n{self.process.log_tail()}"
-            time.sleep(0.1)
+        self.process.wait_for_log("gateway ready", 30, occurrences=ready + 1)
 
     def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a power cut or the OOM killer."""
@@ -124,8 +131,7 @@ def start_gateway(
         gateway_metrics_bind=f"http://127.0.0.1:{free_port()}",
         **extra,
     )
-    gateway = GatewayProcess(load_settings(config, env={}), config, None)  # type: ignore[arg-type]
-    gateway.process = ManagedProcess("gateway", None, workdir / "gateway.log")  # type: ignore[arg-type]
+    gateway = GatewayProcess(load_settings(config, env={}), config)
     gateway.start()
     return gateway
 

@@ -8,13 +8,12 @@ import math
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from backend.store import open_store
-from tests.conftest import GatewayProcess
+from tests.conftest import GatewayProcess, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.micropython]
 
@@ -56,10 +55,11 @@ def test_nodes_over_coap_and_mqtt_reach_influxdb(gateway: GatewayProcess, tmp_pa
 
     store = open_store(gateway.settings.store)
     try:
-        deadline = time.monotonic() + 10
-        while len(store.rows("readings", {}, since_ms=0)) < len(reports):
-            assert time.monotonic() < deadline, "not every acknowledged uplink is queryable"
-            time.sleep(0.2)
+        wait_until(
+            lambda: len(store.rows("readings", {}, since_ms=0)) >= len(reports),
+            10,
+            "not every acknowledged uplink is queryable",
+        )
         for report in reports:
             node = nodes[report["node"]]
             rows = [

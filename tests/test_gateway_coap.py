@@ -11,7 +11,7 @@ import pytest
 
 from backend.services import require_binary
 from backend.store import open_store
-from tests.conftest import GatewayProcess
+from tests.conftest import GatewayProcess, wait_until
 from tests.uplinks import uplink
 
 pytestmark = pytest.mark.services
@@ -52,10 +52,13 @@ def test_malformed_then_valid_post(gateway: GatewayProcess, tmp_path: Path) -> N
     gateway.process.check_alive()
 
     store = open_store(gateway.settings.store)
-    deadline = time.monotonic() + 10  # 2.04 means spooled; the writer stores it just after
-    while not (rows := store.rows("readings", {"node": node.node}, since_ms=0)):
-        assert time.monotonic() < deadline, "spooled uplink never reached InfluxDB"
-        time.sleep(0.1)
+    # 2.04 means spooled; the writer stores it just after
+    wait_until(
+        lambda: store.rows("readings", {"node": node.node}, since_ms=0),
+        10,
+        "spooled uplink never reached InfluxDB",
+    )
+    rows = store.rows("readings", {"node": node.node}, since_ms=0)
     store.close()
     assert [(r.time_ms, r.fields) for r in rows] == [((round(now) - 30) * 1000, {"soil_vwc": 33.5})]
     assert rows[0].tags == {"farm": "test-farm", "field": "ruong-7", "node": node.node}

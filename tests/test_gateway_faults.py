@@ -20,7 +20,7 @@ import pytest
 
 from backend.services import InfluxServer, start_influxd, start_mosquitto
 from backend.store import open_store
-from tests.conftest import GatewayProcess, start_gateway
+from tests.conftest import GatewayProcess, start_gateway, wait_until
 from tests.faults import MqttPublisher, Sample, Traffic, coap_send, expected_times, stored_times
 
 pytestmark = pytest.mark.services
@@ -49,18 +49,18 @@ def metric(gateway: GatewayProcess, name: str) -> float:
 def wait_until_stored(gateway: GatewayProcess, acked: list[Sample], timeout_s: float = 90) -> dict:
     store = open_store(gateway.settings.store)
     try:
-        deadline = time.monotonic() + timeout_s
-        while True:
-            stored = stored_times(store)
-            if (
-                sum(len(v) for v in stored.values()) >= len(acked)
+        wait_until(
+            lambda: (
+                sum(len(v) for v in stored_times(store).values()) >= len(acked)
                 and metric(gateway, "ruong_spool_uplinks") == 0
-            ):
-                return stored
-            assert time.monotonic() < deadline, (
-                f"{sum(len(v) for v in stored.values())} of {len(acked)} acknowledged stored"
-            )
-            time.sleep(0.5)
+            ),
+            timeout_s,
+            lambda: (
+                f"{sum(len(v) for v in stored_times(store).values())} of {len(acked)} "
+                "acknowledged stored"
+            ),
+        )
+        return stored_times(store)
     finally:
         store.close()
 
@@ -153,10 +153,7 @@ def test_broker_restart_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> No
     gateway = start_gateway(tmp_path / "gw", f"{influxdb.url}_{uuid.uuid4().hex[:8]}", broker.url)
     publisher: MqttPublisher | None = None
     try:
-        deadline = time.monotonic() + 20
-        while "MQTT subscribed" not in gateway.log():
-            assert time.monotonic() < deadline, gateway.log()
-            time.sleep(0.1)
+        gateway.process.wait_for_log("MQTT subscribed", 20)
         traffic = Traffic(provision(gateway, 4, "mqtt"))
         publisher = MqttPublisher(broker.port)
         for i in range(600):
@@ -166,10 +163,11 @@ def test_broker_restart_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> No
                 broker.stop()  # SIGTERM: mosquitto saves its persistent sessions
                 time.sleep(2)
                 broker = start_mosquitto(tmp_path / "mosquitto", port=broker.port)
-        deadline = time.monotonic() + 60
-        while len(publisher.acked) < traffic.sent:
-            assert time.monotonic() < deadline, f"{len(publisher.acked)}/{traffic.sent} PUBACKed"
-            time.sleep(0.2)
+        wait_until(
+            lambda: len(publisher.acked) >= traffic.sent,
+            60,
+            lambda: f"{len(publisher.acked)}/{traffic.sent} PUBACKed",
+        )
         stored = wait_until_stored(gateway, publisher.acked)
         assert stored == expected_times(publisher.acked)
         assert gateway.log().count("MQTT subscribed") >= 2  # it reconnected

@@ -9,17 +9,10 @@ import pytest
 
 from backend.services import MosquittoServer
 from backend.store import open_store
-from tests.conftest import GatewayProcess
+from tests.conftest import GatewayProcess, wait_until
 from tests.uplinks import uplink
 
 pytestmark = pytest.mark.services
-
-
-def wait_for(predicate, timeout_s: float = 20.0, what: str = "condition") -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not predicate():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.1)
 
 
 def publish_all(broker: MosquittoServer, messages: list[tuple[str, bytes]]) -> None:
@@ -37,7 +30,7 @@ def publish_all(broker: MosquittoServer, messages: list[tuple[str, bytes]]) -> N
 def test_mqtt_uplinks_stored_and_bad_ones_dropped(
     gateway: GatewayProcess, mosquitto: MosquittoServer
 ) -> None:
-    wait_for(lambda: "MQTT subscribed" in gateway.log(), what="gateway subscription")
+    gateway.process.wait_for_log("MQTT subscribed", 20)
     registry = gateway.registry()
     a = registry.provision("test-farm", "ruong-1", "mqtt")
     b = registry.provision("test-farm", "ruong-2", "mqtt")
@@ -58,7 +51,7 @@ def test_mqtt_uplinks_stored_and_bad_ones_dropped(
     )
     store = open_store(gateway.settings.store)
     try:
-        wait_for(lambda: len(store.rows("readings", {}, since_ms=0)) >= 2, what="two readings")
+        wait_until(lambda: len(store.rows("readings", {}, since_ms=0)) >= 2, 20, "two readings")
         time.sleep(0.5)  # let any wrongly accepted message land before counting
         rows = {r.tags["node"]: r for r in store.rows("readings", {}, since_ms=0)}
     finally:
