@@ -47,14 +47,14 @@ class UplinkResource(resource.Resource):
     async def render_post(self, request: aiocoap.Message) -> aiocoap.Message:
         peer = str(request.remote.hostinfo)
         fmt = request.opt.content_format
-        if request.opt.block1 is not None or fmt is not None and int(fmt) != COSE_MAC0_FORMAT:
-            exc = (
-                UplinkRejected("too_large", "block-wise transfer; an uplink must fit one datagram")
-                if request.opt.block1 is not None
-                else UplinkRejected("content_format", f"{fmt}, expected {COSE_MAC0_FORMAT}")
-            )
-            self.ingest.reject(exc, "coap", peer)
-            return self._refuse(exc)
+        refused = None
+        if request.opt.block1 is not None:
+            refused = UplinkRejected("too_large", "block-wise; an uplink must fit one datagram")
+        elif fmt is not None and int(fmt) != COSE_MAC0_FORMAT:
+            refused = UplinkRejected("content_format", f"{fmt}, expected {COSE_MAC0_FORMAT}")
+        if refused is not None:
+            self.ingest.reject(refused, "coap", peer)
+            return self._refuse(refused)
         try:
             await self.ingest.accept(request.payload, "coap", peer)
         except UplinkRejected as exc:

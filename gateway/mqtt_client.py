@@ -32,8 +32,8 @@ async def _handle(ingest: Ingest, message: aiomqtt.Message) -> None:
     """Spool one message, retrying while the spool cannot take it; rejected ones just return."""
     topic = str(message.topic)
     claimed = topic.split("/")[1] if topic.count("/") == 2 else ""
-    if not isinstance(message.payload, bytes | bytearray):
-        ingest.metrics.rejects.labels("not_bytes").inc()
+    if not isinstance(message.payload, bytes | bytearray):  # aiomqtt's type allows str/int
+        ingest.reject(UplinkRejected("not_bytes", "payload is not bytes"), "mqtt", topic)
         return
     delay = 0.5
     while True:

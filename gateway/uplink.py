@@ -49,7 +49,8 @@ REASONS: dict[str, str] = {
     "too_old": BAD_REQUEST,
     "topic_mismatch": BAD_REQUEST,
     "replay": UNAUTHORIZED,
-    "content_format": BAD_FORMAT,  # CoAP: a Content-Format other than 17  # counter below the node's replay window (gateway/spool.py)  # MQTT: ruong/<node>/up names another node than the kid
+    "content_format": BAD_FORMAT,  # CoAP: a Content-Format other than 17
+    "not_bytes": BAD_REQUEST,  # MQTT: a payload aiomqtt did not hand over as bytes  # counter below the node's replay window (gateway/spool.py)  # MQTT: ruong/<node>/up names another node than the kid
 }
 
 
