@@ -27,14 +27,14 @@ from pathlib import Path
 import aiocoap
 import httpx
 import paho.mqtt.client as mqtt
-from aiocoap.numbers.codes import Code
 
 from backend.registry import Registry
-from backend.services import free_port, spawn, start_influxd, start_mosquitto
+from backend.services import start_influxd, start_mosquitto
 from backend.store.base import line_protocol
 from gateway.ingest import uplink_points
 from gateway.uplink import decode_uplink
-from tests.uplinks import uplink
+from tests.conftest import start_gateway
+from tests.faults import Sample, Traffic, coap_send
 
 POLL_S = 0.02
 
@@ -74,28 +74,21 @@ class Watcher(threading.Thread):
         return out
 
 
-def make_uplinks(registry: Registry, farm: str, nodes: int, count: int, name: str) -> list:
-    transport = "coap" if name == "coap" else "mqtt"
-    infos = [registry.provision(farm, f"{name}-{i}", transport) for i in range(nodes)]
-    t0 = int(time.time()) - 86400
-    out = []
-    for k in range(count):
-        node = infos[k % nodes]
-        data = uplink(
-            node.key, node.node, k // nodes + 1, t0 + k, {"soil_vwc": 20 + k % 50, "air_temp": 25.5}
-        )
-        out.append((node, data))
-    return out
+def make_uplinks(registry: Registry, nodes: int, count: int, transport: str) -> list[Sample]:
+    """`count` signed uplinks from `nodes` fresh nodes, one sample second apart, a day ago."""
+    infos = [registry.provision("bench", f"{transport}-{i}", transport) for i in range(nodes)]
+    traffic = Traffic(infos, t0=int(time.time()) - 86400)
+    return [traffic.next() for _ in range(count)]
 
 
-def baseline(http: str, db: str, uplinks: list) -> float:
+def baseline(http: str, db: str, uplinks: list[Sample]) -> float:
     """Uplinks/s when their points go straight to /write as line protocol, no gateway."""
     httpx.post(f"{http}/query", params={"q": f'CREATE DATABASE "{db}"'})
     now = time.time()
     lines = [
         line_protocol(p)
-        for node, data in uplinks
-        for p in uplink_points(decode_uplink(data, lambda n, node=node: node, now))
+        for u in uplinks
+        for p in uplink_points(decode_uplink(u.payload, lambda _n, node=u.node: node, now))
     ]
     started = time.perf_counter()
     for i in range(0, len(lines), 5000):
@@ -108,7 +101,9 @@ def baseline(http: str, db: str, uplinks: list) -> float:
     return len(uplinks) / (time.perf_counter() - started)
 
 
-def run_mqtt(port: int, uplinks: list, publishers: int, rate: float | None, watcher: Watcher):
+def run_mqtt(
+    port: int, uplinks: list[Sample], publishers: int, rate: float | None, watcher: Watcher
+):
     clients = []
     for i in range(publishers):
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{i}")
@@ -120,13 +115,13 @@ def run_mqtt(port: int, uplinks: list, publishers: int, rate: float | None, watc
     sent_at: list[float] = []
     watcher.start()
     started = time.perf_counter()
-    for k, (node, data) in enumerate(uplinks):
+    for k, u in enumerate(uplinks):
         if rate is not None:
             delay = started + k / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         sent_at.append(time.perf_counter())
-        clients[k % publishers].publish(f"ruong/{node.node}/up", data, qos=1)
+        clients[k % publishers].publish(f"ruong/{u.node.node}/up", u.payload, qos=1)
     watcher.join()
     elapsed = watcher.seen[-1][0] - started
     for c in clients:
@@ -135,7 +130,7 @@ def run_mqtt(port: int, uplinks: list, publishers: int, rate: float | None, watc
     return len(uplinks) / elapsed, watcher.latencies(sent_at)
 
 
-async def run_coap(port: int, uplinks: list, watcher: Watcher, in_flight: int = 64):
+async def run_coap(port: int, uplinks: list[Sample], watcher: Watcher, in_flight: int = 64):
     # one client context (one UDP endpoint) per sender, as with real nodes: RFC 7252 s4.7
     # (NSTART = 1) allows one outstanding request per endpoint, which aiocoap enforces
     contexts = [await aiocoap.Context.create_client_context() for _ in range(in_flight)]
@@ -148,14 +143,8 @@ async def run_coap(port: int, uplinks: list, watcher: Watcher, in_flight: int = 
         while not queue.empty():
             k = queue.get_nowait()
             sent_at[k] = time.perf_counter()
-            msg = aiocoap.Message(
-                code=Code.POST,
-                uri=f"coap://127.0.0.1:{port}/r",
-                payload=uplinks[k][1],
-                content_format=17,
-            )
-            response = await ctx.request(msg).response
-            assert response.code == Code.CHANGED, response
+            code = await coap_send(ctx, port, uplinks[k], timeout_s=60)
+            assert code == "2.04", code
 
     watcher.start()
     started = time.perf_counter()
@@ -185,43 +174,28 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         influx = start_influxd(work / "influx")
         broker = start_mosquitto(work / "mosquitto")
-        registry = Registry(f"sqlite:///{work / 'registry.db'}")
-        gw_dir = work / "gw"
-        gw_dir.mkdir()
-        config = gw_dir / "ruong.toml"
-        config.write_text(
-            f'[site]\nfarm = "bench"\n[store]\nurl = "{influx.url}"\n'
-            f'[mqtt]\nurl = "{broker.url}"\n[coap]\nbind = "coap://127.0.0.1:{free_port(2)}"\n'
-            f'[registry]\nurl = "sqlite:///{work / "registry.db"}"\n'
-            f'[gateway]\nspool = "{gw_dir / "spool.db"}"\n'
-            f'metrics_bind = "http://127.0.0.1:{free_port()}"\n'
-        )
-        gateway = spawn(
-            "gateway",
-            [sys.executable, "-m", "backend.cli", "--config", str(config), "gateway"],
-            gw_dir,
-        )
+        gateway = start_gateway(work / "gw", influx.url, broker.url)
+        registry = gateway.registry()
         try:
-            while "MQTT subscribed" not in gateway.log_path.read_text():
-                gateway.check_alive()
-                time.sleep(0.1)
-            coap_port = int(config.read_text().split("coap://127.0.0.1:")[1].split('"')[0])
+            gateway.process.wait_for_log("MQTT subscribed", 30)
             n = args.uplinks
             base_rate = baseline(
-                influx.http, "baseline", make_uplinks(registry, "bench", args.nodes, n, "raw")
+                influx.http, "baseline", make_uplinks(registry, args.nodes, n, "mqtt")
             )
-            mq = make_uplinks(registry, "bench", args.nodes, n, "mqtt")
+            mq = make_uplinks(registry, args.nodes, n, "mqtt")
             mq_rate, mq_lat = run_mqtt(
                 broker.port, mq, args.publishers, None, Watcher(influx.http, "ruong", n)
             )
-            co = make_uplinks(registry, "bench", args.nodes, n, "coap")
-            co_rate, co_lat = asyncio.run(run_coap(coap_port, co, Watcher(influx.http, "ruong", n)))
-            paced = make_uplinks(registry, "bench", args.nodes, 10000, "paced")
+            co = make_uplinks(registry, args.nodes, n, "coap")
+            co_rate, co_lat = asyncio.run(
+                run_coap(gateway.coap_port, co, Watcher(influx.http, "ruong", n))
+            )
+            paced = make_uplinks(registry, args.nodes, 10000, "mqtt")
             _, paced_lat = run_mqtt(
                 broker.port, paced, args.publishers, 1000.0, Watcher(influx.http, "ruong", 10000)
             )
         finally:
-            gateway.stop()
+            gateway.process.stop()
             broker.stop()
             influx.stop()
             registry.close()
