@@ -86,6 +86,18 @@ class SpoolWriter:
                 continue
             await self._spool(self.spool.release, [item.id])
 
+    async def _deliver(self, batch: list[Spooled]) -> None:
+        """Write and release `batch`; raise StoreError only for a transient failure."""
+        try:
+            await self._write(batch)
+        except StoreError as exc:
+            if not exc.permanent:
+                raise
+            self.metrics.store_errors.labels("permanent").inc()
+            await self._isolate(batch)
+            return
+        await self._spool(self.spool.release, [item.id for item in batch])
+
     async def run(self) -> None:
         """Forever: take the oldest batch, write it, release it."""
         backoff = 0.5
@@ -104,16 +116,9 @@ class SpoolWriter:
                 continue
             self.drained.clear()
             try:
-                try:
-                    await self._write(batch)
-                    await self._spool(self.spool.release, [item.id for item in batch])
-                except StoreError as exc:
-                    if not exc.permanent:
-                        raise
-                    self.metrics.store_errors.labels("permanent").inc()
-                    await self._isolate(batch)
+                await self._deliver(batch)
                 backoff = 0.5
-            except StoreError as exc:
+            except StoreError as exc:  # transient: the batch stays in the spool
                 self.metrics.store_errors.labels("transient").inc()
                 delay = backoff * random.uniform(0.5, 1.5)
                 log.warning(
