@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG = "ruong.toml"
 
@@ -47,6 +48,17 @@ class Settings:
     spool_path: str = "ruong-data/spool.db"
     spool_max_mb: int = 512
     metrics_bind: str | None = "http://127.0.0.1:9108"
+    # MQTT 5 shared subscription group ($share/<group>/ruong/+/up) for several gateways;
+    # "" = a plain subscription, which Mosquitto 2.0 keeps across a broker restart (docs/protocol.md)
+    mqtt_share_group: str = ""
+    # this gateway's MQTT client id, which names its persistent session; "" = ruong-gw-<host>
+    mqtt_client_id: str = ""
+    # where the farm is, for FAO-56 ET0 (Ninh Bình city by default) and local days
+    latitude: float = 20.25  # decimal degrees, north positive
+    longitude: float = 105.97  # decimal degrees, east positive
+    elevation: float = 3.0  # m above sea level
+    timezone: str = "Asia/Ho_Chi_Minh"
+    model_dir: str = "ruong-data/models"
     source: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -90,8 +102,21 @@ _KEYS: dict[str, tuple[str, str]] = {
     "gateway.spool": ("spool_path", "RUONG_GATEWAY_SPOOL"),
     "gateway.spool_max_mb": ("spool_max_mb", "RUONG_GATEWAY_SPOOL_MAX_MB"),
     "gateway.metrics_bind": ("metrics_bind", "RUONG_GATEWAY_METRICS_BIND"),
+    "gateway.mqtt_share_group": ("mqtt_share_group", "RUONG_GATEWAY_MQTT_SHARE_GROUP"),
+    "gateway.mqtt_client_id": ("mqtt_client_id", "RUONG_GATEWAY_MQTT_CLIENT_ID"),
+    "site.latitude": ("latitude", "RUONG_SITE_LATITUDE"),
+    "site.longitude": ("longitude", "RUONG_SITE_LONGITUDE"),
+    "site.elevation": ("elevation", "RUONG_SITE_ELEVATION"),
+    "site.timezone": ("timezone", "RUONG_SITE_TIMEZONE"),
+    "forecast.model_dir": ("model_dir", "RUONG_FORECAST_MODEL_DIR"),
 }
-_INT_KEYS = {"gateway.spool_max_mb"}
+# keys that are numbers, with their type; every other key is a string
+_NUMBER_KEYS: dict[str, type] = {
+    "gateway.spool_max_mb": int,
+    "site.latitude": float,
+    "site.longitude": float,
+    "site.elevation": float,
+}
 
 
 def parse_url(url: str, where: str, default_ports: Mapping[str, int]) -> Endpoint:
@@ -138,7 +163,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     Raises ConfigError naming the offending key for unknown keys, wrong types and bad URLs.
     """
     env = os.environ if env is None else env
-    values: dict[str, str | int | None] = {}
+    values: dict[str, str | int | float | None] = {}
     source: dict[str, str] = {}
     explicit = path is not None
     file = Path(path if path is not None else DEFAULT_CONFIG)
@@ -155,21 +180,24 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 if dotted not in _KEYS:
                     known = ", ".join(sorted(_KEYS))
                     raise ConfigError(f"{file}: unknown key {dotted!r} (known: {known})")
-                wanted = int if dotted in _INT_KEYS else str
-                if isinstance(value, bool) or not isinstance(value, wanted):
-                    kind = "an integer" if wanted is int else "a string"
+                wanted = _NUMBER_KEYS.get(dotted, str)
+                allowed = (int, float) if wanted is float else wanted
+                if isinstance(value, bool) or not isinstance(value, allowed):
+                    kind = {int: "an integer", float: "a number"}.get(wanted, "a string")
                     raise ConfigError(f"{file}: {dotted} must be {kind}, got {value!r}")
-                values[_KEYS[dotted][0]] = value
+                values[_KEYS[dotted][0]] = wanted(value)
                 source[dotted] = str(file)
     elif explicit:
         raise ConfigError(f"config file {file} does not exist")
     for dotted, (attr, var) in _KEYS.items():
         if var in env:
-            if dotted in _INT_KEYS:
+            if dotted in _NUMBER_KEYS:
+                wanted = _NUMBER_KEYS[dotted]
                 try:
-                    values[attr] = int(env[var])
+                    values[attr] = wanted(env[var])
                 except ValueError:
-                    raise ConfigError(f"{var}: {env[var]!r} is not an integer") from None
+                    kind = "an integer" if wanted is int else "a number"
+                    raise ConfigError(f"{var}: {env[var]!r} is not {kind}") from None
             else:
                 values[attr] = env[var]
             source[dotted] = var
@@ -198,6 +226,24 @@ def validate(settings: Settings) -> None:
             f"{settings._where('gateway.spool_max_mb')}: must be at least 1, "
             f"got {settings.spool_max_mb}"
         )
+    for key, low, high in (("latitude", -90.0, 90.0), ("longitude", -180.0, 180.0)):
+        if not low <= getattr(settings, key) <= high:
+            raise ConfigError(
+                f"{settings._where('site.' + key)}: must be within {low:g}..{high:g} degrees, "
+                f"got {getattr(settings, key)}"
+            )
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"{settings._where('site.timezone')}: {settings.timezone!r} is not an IANA time "
+            "zone such as Asia/Ho_Chi_Minh"
+        ) from None
+    if any(c in settings.mqtt_share_group for c in "/+#"):
+        raise ConfigError(
+            f"{settings._where('gateway.mqtt_share_group')}: {settings.mqtt_share_group!r} "
+            "must not contain '/', '+' or '#' (it is one topic level)"
+        )
     if not (settings.registry_url.startswith("sqlite:") or "://" in settings.registry_url):
         raise ConfigError(
             f"{settings._where('registry.url')}: {settings.registry_url!r} must be a "
@@ -207,13 +253,10 @@ def validate(settings: Settings) -> None:
 
 def render_toml(settings: Settings) -> str:
     """The settings as a ruong.toml text (used by `ruong demo` to hand its config to children)."""
-    lines: list[str] = []
-    current = None
+    sections: dict[str, list[str]] = {}
     for dotted, (attr, _var) in _KEYS.items():
         section, key = dotted.split(".")
         value = getattr(settings, attr)
-        if section != current:
-            lines.append(f"\n[{section}]")
-            current = section
-        lines.append(f"{key} = {value}" if dotted in _INT_KEYS else f'{key} = "{value or ""}"')
-    return "\n".join(lines).lstrip() + "\n"
+        text = f"{value}" if dotted in _NUMBER_KEYS else f'"{value or ""}"'
+        sections.setdefault(section, []).append(f"{key} = {text}")
+    return "\n\n".join(f"[{name}]\n" + "\n".join(lines) for name, lines in sections.items()) + "\n"

@@ -9,7 +9,9 @@ Starts influxd, mosquitto and `ruong gateway` in a temp dir, then from one run p
 with uplinks/s end to end, the ratio to (a), and p50/p99 latency from publish to queryable,
 where "queryable" is observed by polling `SELECT COUNT(*)` every 20 ms (the spool writes in
 arrival order, so the k-th uplink is queryable once the count reaches k; resolution ~20 ms).
-Then a paced run at 1,000 uplinks/s over MQTT for the p99 target.
+Then a paced run at 1,000 uplinks/s over MQTT for the p99 target. Then a second gateway process
+joins the MQTT 5 shared subscription (same registry, its own spool, same InfluxDB) and (b) and
+the paced run are repeated with the stream split between the two (`--no-second` skips that).
 Not a test: figures depend on the machine; run it before and after a change.
 """
 
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import shutil
 import statistics
 import sys
 import tempfile
@@ -27,13 +30,14 @@ from pathlib import Path
 import aiocoap
 import httpx
 import paho.mqtt.client as mqtt
+from prometheus_client.parser import text_string_to_metric_families
 
 from backend.registry import Registry
 from backend.services import start_influxd, start_mosquitto
 from backend.store.base import line_protocol
 from gateway.ingest import uplink_points
 from gateway.uplink import decode_uplink
-from tests.conftest import start_gateway
+from tests.conftest import GatewayProcess, start_gateway
 from tests.faults import Sample, Traffic, coap_send
 
 POLL_S = 0.02
@@ -163,38 +167,99 @@ def pct(values: list[float], q: float) -> float:
     return statistics.quantiles(values, n=100)[q - 1] if len(values) > 2 else float("nan")
 
 
+def stored_by(gateway: GatewayProcess) -> int:
+    """Uplinks this gateway spooled as new over MQTT, from its /metrics."""
+    text = httpx.get(f"{gateway.settings.metrics_bind}/metrics", timeout=5).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == "ruong_uplinks_total" and sample.labels == {
+                "transport": "mqtt",
+                "outcome": "stored",
+            }:
+                return int(sample.value)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="bench.ingest")
     ap.add_argument("--uplinks", type=int, default=20000)
     ap.add_argument("--nodes", type=int, default=50)
     ap.add_argument("--publishers", type=int, default=4)
+    ap.add_argument(
+        "--no-second", action="store_true", help="skip the runs with two gateway processes"
+    )
     args = ap.parse_args(argv)
+    two = not args.no_second
+    rows: list[tuple[str, float | None, list[float]]] = []
+    shares = ""
 
     with tempfile.TemporaryDirectory(prefix="ruong-bench-") as tmp:
         work = Path(tmp)
         influx = start_influxd(work / "influx")
         broker = start_mosquitto(work / "mosquitto")
-        gateway = start_gateway(work / "gw", influx.url, broker.url)
+        gateway = start_gateway(
+            work / "gw",
+            influx.url,
+            broker.url,
+            gateway_mqtt_client_id="bench-gw-1",
+            gateway_mqtt_share_group="bench",
+        )
+        second: GatewayProcess | None = None
         registry = gateway.registry()
         try:
             gateway.process.wait_for_log("MQTT subscribed", 30)
             n = args.uplinks
-            base_rate = baseline(
-                influx.http, "baseline", make_uplinks(registry, args.nodes, n, "mqtt")
-            )
+            # every node is provisioned before any traffic, so the second gateway's copy of the
+            # registry knows them all
+            base = make_uplinks(registry, args.nodes, n, "mqtt")
             mq = make_uplinks(registry, args.nodes, n, "mqtt")
-            mq_rate, mq_lat = run_mqtt(
+            co = make_uplinks(registry, args.nodes, n, "coap")
+            paced = make_uplinks(registry, args.nodes, 10000, "mqtt")
+            mq2 = make_uplinks(registry, args.nodes, n, "mqtt") if two else []
+            paced2 = make_uplinks(registry, args.nodes, 10000, "mqtt") if two else []
+            (work / "gw2").mkdir()
+            shutil.copy(work / "gw" / "registry.db", work / "gw2" / "registry.db")
+
+            base_rate = baseline(influx.http, "baseline", base)
+            rate, lat = run_mqtt(
                 broker.port, mq, args.publishers, None, Watcher(influx.http, "ruong", n)
             )
-            co = make_uplinks(registry, args.nodes, n, "coap")
-            co_rate, co_lat = asyncio.run(
+            rows.append(("(b) MQTT QoS1 -> gateway -> Influx", rate, lat))
+            rate, lat = asyncio.run(
                 run_coap(gateway.coap_port, co, Watcher(influx.http, "ruong", n))
             )
-            paced = make_uplinks(registry, args.nodes, 10000, "mqtt")
-            _, paced_lat = run_mqtt(
+            rows.append(("(c) CoAP CON -> gateway -> Influx", rate, lat))
+            _, lat = run_mqtt(
                 broker.port, paced, args.publishers, 1000.0, Watcher(influx.http, "ruong", 10000)
             )
+            rows.append(("MQTT paced at 1,000/s (10,000)", None, lat))
+            if two:
+                second = start_gateway(
+                    work / "gw2",
+                    influx.url,
+                    broker.url,
+                    gateway_mqtt_client_id="bench-gw-2",
+                    gateway_mqtt_share_group="bench",
+                )
+                second.process.wait_for_log("MQTT subscribed", 30)
+                before = stored_by(gateway), stored_by(second)
+                rate, lat = run_mqtt(
+                    broker.port, mq2, args.publishers, None, Watcher(influx.http, "ruong", n)
+                )
+                rows.append(("(b2) MQTT, 2 gateway processes", rate, lat))
+                one, other = stored_by(gateway) - before[0], stored_by(second) - before[1]
+                shares = f"(b2) split: gateway 1 stored {one}, gateway 2 stored {other}"
+                _, lat = run_mqtt(
+                    broker.port,
+                    paced2,
+                    args.publishers,
+                    1000.0,
+                    Watcher(influx.http, "ruong", 10000),
+                )
+                rows.append(("MQTT paced 1,000/s, 2 gateways", None, lat))
         finally:
+            if second is not None:
+                second.process.stop()
             gateway.process.stop()
             broker.stop()
             influx.stop()
@@ -203,18 +268,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"uplinks: {n} per run, {args.nodes} nodes, 2 points each (readings + node_status)")
     print(f"{'path':<34}{'uplinks/s':>10}{'vs raw':>8}{'p50 ms':>9}{'p99 ms':>9}")
     print(f"{'(a) raw line protocol to /write':<34}{base_rate:>10.0f}{1:>8.2f}{'':>9}{'':>9}")
-    for name, rate, lat in (
-        ("(b) MQTT QoS1 -> gateway -> Influx", mq_rate, mq_lat),
-        ("(c) CoAP CON -> gateway -> Influx", co_rate, co_lat),
-    ):
-        print(
-            f"{name:<34}{rate:>10.0f}{rate / base_rate:>8.2f}"
-            f"{pct(lat, 50) * 1000:>9.0f}{pct(lat, 99) * 1000:>9.0f}"
-        )
-    print(
-        f"{'MQTT paced at 1,000/s (10,000)':<34}{'':>10}{'':>8}"
-        f"{pct(paced_lat, 50) * 1000:>9.0f}{pct(paced_lat, 99) * 1000:>9.0f}"
-    )
+    for name, rate, lat in rows:
+        figures = f"{rate:>10.0f}{rate / base_rate:>8.2f}" if rate is not None else " " * 18
+        print(f"{name:<34}{figures}{pct(lat, 50) * 1000:>9.0f}{pct(lat, 99) * 1000:>9.0f}")
+    if shares:
+        print(shares)
     return 0
 
 

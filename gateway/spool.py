@@ -2,7 +2,8 @@
 
 One SQLite file in WAL mode with `synchronous=FULL`, so a committed uplink survives a process
 kill and a power cut. Three tables:
-- `uplinks`: the points of each accepted uplink, released only once the store has them;
+- `uplinks`: the points of each accepted uplink as InfluxDB line protocol (ms precision), encoded
+  once at spool time so the writer only joins text; released only once the store has them;
 - `seen`: the (node, counter) pairs inside each node's replay window: a counter seen before is a
   duplicate (acknowledged again, stored once), one older than the window is a replay (refused);
 - `dead`: points the store refused as invalid (an InfluxDB 4xx), kept with the error, never
@@ -17,14 +18,19 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 from backend.store import Point
+from backend.store.base import line_protocol
+from gateway.lineproto import parse_lines
 
 REPLAY_WINDOW = 4096  # counters; a node's outbox holds far fewer unacknowledged uplinks
+# PRAGMA user_version: 0 = `points` columns hold JSON (before line protocol), 1 = line protocol
+SPOOL_FORMAT = 1
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS uplinks (
@@ -53,35 +59,48 @@ CREATE TABLE IF NOT EXISTS dead (
 STORED, DUPLICATE, REPLAY = "stored", "duplicate", "replay"
 
 
+def encode_points(points: Sequence[Point]) -> str:
+    """Points as line protocol, one line each, joined by "\\n"."""
+    return "\n".join(line_protocol(p) for p in points)
+
+
 @dataclass(frozen=True)
 class Entry:
-    """One verified uplink, ready to spool."""
+    """One verified uplink, ready to spool: its points, or the line protocol already encoded."""
 
     node: str
     counter: int
-    points: list[Point]
+    points: Sequence[Point] = ()
+    lines: str = ""
+
+    def text(self) -> str:
+        """The line protocol stored for this uplink."""
+        return self.lines or encode_points(self.points)
 
 
 @dataclass(frozen=True)
 class Spooled:
-    """An uplink read back from the spool for writing."""
+    """An uplink read back from the spool for writing; `lines` is its line protocol."""
 
     id: int
     node: str
     counter: int
     received_ms: int
-    points: list[Point]
+    lines: str
+
+    @cached_property
+    def points(self) -> list[Point]:
+        """The points, for a store that takes `Point`s rather than line protocol."""
+        return parse_lines(self.lines)
+
+    @property
+    def point_count(self) -> int:
+        return self.lines.count("\n") + 1
 
 
-def _dump(points: list[Point]) -> str:
-    return json.dumps(
-        [[p.measurement, dict(p.tags), dict(p.fields), p.time_ms] for p in points],
-        separators=(",", ":"),
-    )
-
-
-def _load(text: str) -> list[Point]:
-    return [Point(m, tags, fields, t) for m, tags, fields, t in json.loads(text)]
+def _from_json(text: str) -> str:
+    """A spool row of format 0 (points as JSON) as line protocol."""
+    return encode_points([Point(m, tags, fields, t) for m, tags, fields, t in json.loads(text)])
 
 
 class Spool:
@@ -93,9 +112,24 @@ class Spool:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")  # durable before we acknowledge
         self._db.executescript(_SCHEMA)
+        self._migrate()
         self._max: dict[str, int] = dict(
             self._db.execute("SELECT node, MAX(counter) FROM seen GROUP BY node").fetchall()
         )
+
+    def _migrate(self) -> None:
+        """Bring a spool written by an older gateway to SPOOL_FORMAT, in one transaction."""
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SPOOL_FORMAT:
+            return
+        with self._transaction():
+            for table in ("uplinks", "dead"):
+                rows = self._db.execute(f"SELECT id, points FROM {table}").fetchall()
+                self._db.executemany(
+                    f"UPDATE {table} SET points = ? WHERE id = ?",
+                    [(_from_json(text), row_id) for row_id, text in rows],
+                )
+            self._db.execute(f"PRAGMA user_version = {SPOOL_FORMAT}")
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -114,6 +148,7 @@ class Spool:
         now_ms = int(time.time() * 1000) if now_ms is None else now_ms
         outcomes: list[str] = []
         new_max = dict(self._max)
+        rows: list[tuple[str, int, int, str]] = []  # inserted in arrival order, so ids are too
         with self._transaction():
             for e in entries:
                 top = new_max.get(e.node, 0)
@@ -126,10 +161,7 @@ class Spool:
                 if not inserted:
                     outcomes.append(DUPLICATE)
                     continue
-                self._db.execute(
-                    "INSERT INTO uplinks (node, counter, received_ms, points) VALUES (?, ?, ?, ?)",
-                    (e.node, e.counter, now_ms, _dump(e.points)),
-                )
+                rows.append((e.node, e.counter, now_ms, e.text()))
                 outcomes.append(STORED)
                 if e.counter > top:
                     new_max[e.node] = e.counter
@@ -138,6 +170,10 @@ class Spool:
                             "DELETE FROM seen WHERE node = ? AND counter <= ?",
                             (e.node, e.counter - self.replay_window),
                         )
+            self._db.executemany(
+                "INSERT INTO uplinks (node, counter, received_ms, points) VALUES (?, ?, ?, ?)",
+                rows,
+            )
         self._max = new_max
         return outcomes
 
@@ -150,11 +186,11 @@ class Spool:
             (max(1, max_points),),
         )
         for row_id, node, counter, received_ms, text in rows:
-            points = _load(text)
-            if batch and total + len(points) > max_points:
+            item = Spooled(row_id, node, counter, received_ms, text)
+            if batch and total + item.point_count > max_points:
                 break
-            batch.append(Spooled(row_id, node, counter, received_ms, points))
-            total += len(points)
+            batch.append(item)
+            total += item.point_count
         return batch
 
     def release(self, ids: list[int]) -> None:
@@ -174,7 +210,7 @@ class Spool:
                     item.node,
                     item.counter,
                     item.received_ms,
-                    _dump(item.points),
+                    item.lines,
                     error,
                     now_ms,
                 ),

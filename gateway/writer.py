@@ -18,6 +18,7 @@ from concurrent.futures import Executor
 from typing import TypeVar
 
 from backend.store import Store, StoreError
+from backend.store.influx import InfluxStore
 from gateway.metrics import GatewayMetrics
 from gateway.spool import Spool, Spooled
 
@@ -62,11 +63,15 @@ class SpoolWriter:
         self.metrics.dead.set(await self._spool(self.spool.dead_count))
 
     async def _write(self, batch: list[Spooled]) -> None:
-        points = [p for item in batch for p in item.points]
         started = time.perf_counter()
-        await asyncio.to_thread(self.store.write, points)
+        if isinstance(self.store, InfluxStore):  # the spooled line protocol as it is
+            text = "\n".join(item.lines for item in batch)
+            await asyncio.to_thread(self.store.write_lines, text)
+        else:
+            points = [p for item in batch for p in item.points]
+            await asyncio.to_thread(self.store.write, points)
         self.metrics.write_seconds.observe(time.perf_counter() - started)
-        self.metrics.points_written.inc(len(points))
+        self.metrics.points_written.inc(sum(item.point_count for item in batch))
 
     async def _isolate(self, batch: list[Spooled]) -> None:
         """The store refused the batch as invalid: write uplink by uplink, quarantine the bad."""
