@@ -117,7 +117,8 @@ def parse_config(config):
         "max_uplinks_per_cycle": _integer(config, "max_uplinks_per_cycle", 16, 1),
         # sensors: soil two-point calibration [dry counts, dry %, wet counts, wet %]
         "soil_cal": _soil_cal(config),
-        "rain_mm_per_tip": _number(config, "rain_mm_per_tip", 0.2, 0.001),
+        # the BOM's tipping bucket (hardware/bom_*.csv) tips every 0.011 in = 0.2794 mm
+        "rain_mm_per_tip": _number(config, "rain_mm_per_tip", 0.2794, 0.001),
         "level_mount_m": _number(config, "level_mount_m", 0.6, 0.0),
         "battery_divider": _number(config, "battery_divider", 2.0, 1.0),
         # host only: simulated clock (start Unix s, seconds per cycle; 0 = real clock)

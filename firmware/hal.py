@@ -1,9 +1,10 @@
 """Hardware abstraction: the few primitives the drivers need, behind one small interface.
 
 Channels are named ("soil", "leaf", "battery", "level", "rain"); each board maps names to
-pins (hal_esp32.PINS, generated from hardware/ later). `hal_esp32.Esp32HAL` is the board
-(`machine`, RTC memory, deep sleep); `hal_host.HostHAL` (unix port, `ruong sim`, tests) feeds
-the same primitives from a simulated field at the raw level, so the drivers run for real.
+pins (hal_esp32.PINS, from board_pins.py, generated from hardware/pins/*.csv).
+`hal_esp32.Esp32HAL` is the board (`machine`, RTC memory, deep sleep); `hal_host.HostHAL`
+(unix port, `ruong sim`, tests) feeds the same primitives from a simulated field at the raw
+level, so the drivers run for real.
 Nothing above `drivers` knows which board it runs on.
 """
 
@@ -37,6 +38,7 @@ class HAL:
     echo_us(channel) -> int           ultrasonic round trip, us; < 0 on timeout
     pulses_take(channel) -> int       debounced pulses since the last call, then zeroed;
                                       survives deep sleep (RTC memory / a host file)
+    pulses_peek(channel) -> int       the same count, not zeroed (`ruong node check`)
     """
 
     name = "abstract"

@@ -11,7 +11,9 @@ without a sampling cycle (booting takes far longer than any contact bounce).
 import struct
 import time
 
+import board_pins
 import drivers
+from compat import const
 from hal import HAL
 
 try:
@@ -21,18 +23,14 @@ except ImportError:  # not a board: the module still compiles and imports for ty
     machine = None
     onewire = None
 
-# Reference paddy node (hardware/): ADC1 only (ADC2 is unusable while Wi-Fi is on)
-PINS = {
-    "soil": 34,
-    "leaf": 39,
-    "battery": 35,
-    "level_trig": 25,
-    "level_echo": 26,
-    "rain": 27,  # RTC GPIO: can wake the chip from deep sleep
-    "onewire": 4,
-    "sda": 21,
-    "scl": 22,
-}
+# Pins come from hardware/pins/<board>.csv through the generated board_pins module
+# (python -m hardware.pinmap), checked there: analog inputs on ADC1 only (ADC2 is unusable
+# while Wi-Fi is on), the rain switch on an RTC GPIO (ext0 wake), no strapping-pin inputs.
+PINS = board_pins.PINS
+# The switched sensor rail (hardware/wiring.md) is off in deep sleep; after switching it on,
+# wait for the slowest sensor to settle (typical, measure yours). hardware/power_profiles.toml
+# uses the same figure.
+SENSOR_SETTLE_MS = const(500)
 RTC_MAGIC = 0x52554F4E  # "RUON": RTC memory holds our counter, not leftovers
 _RTC_FORMAT = "<III"  # magic, rain pulses, next cycle due (Unix s)
 
@@ -43,6 +41,10 @@ class Esp32HAL(HAL):
     def __init__(self, settings, wlan=None, pins=PINS):
         self.pins = pins
         self.wlan = wlan
+        self.power = None
+        if "sensor_power" in pins:  # P-MOSFET gate: low = sensors on
+            self.power = machine.Pin(pins["sensor_power"], machine.Pin.OUT, value=0)
+            time.sleep_ms(SENSOR_SETTLE_MS)
         self.adcs = {}
         for channel in ("soil", "leaf", "battery"):
             adc = machine.ADC(machine.Pin(pins[channel]))
@@ -133,6 +135,9 @@ class Esp32HAL(HAL):
             machine.enable_irq(state)
         return count
 
+    def pulses_peek(self, channel):
+        return self.rain[0]
+
     def rssi(self):
         if self.wlan is None or not self.wlan.isconnected():
             return None
@@ -146,5 +151,7 @@ class Esp32HAL(HAL):
         import esp32
 
         self._rtc_store(self.rain[0], self.time_s() + int(seconds))
+        if self.power is not None:
+            self.power.value(1)  # sensors off; the gate pull-up keeps them off while asleep
         esp32.wake_on_ext0(self.rain_pin, esp32.WAKEUP_ALL_LOW)
         machine.deepsleep(int(seconds * 1000))
