@@ -12,6 +12,12 @@ arrival order, so the k-th uplink is queryable once the count reaches k; resolut
 Then a paced run at 1,000 uplinks/s over MQTT for the p99 target. Then a second gateway process
 joins the MQTT 5 shared subscription (same registry, its own spool, same InfluxDB) and (b) and
 the paced run are repeated with the stream split between the two (`--no-second` skips that).
+Then (d): the readings of (b)'s uplinks (same nodes, sample times and values) as plain JSON,
+published the same way to a Node-RED flow (mqtt in -> function -> influxdb out; see
+bench/nodered.py for what it does and does not do) on the same broker, into a sibling database
+`nodered` of the same influxd, measured the same way, and its paced 1,000/s run; the table ends
+with the ratio gateway (b) / Node-RED (d). `--no-node-red` skips (d); the first run installs
+Node-RED with npm into ~/.cache/ruong-bench/node-red.
 Not a test: figures depend on the machine; run it before and after a change.
 """
 
@@ -19,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import shutil
 import statistics
 import sys
@@ -34,13 +41,15 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from backend.registry import Registry
 from backend.services import start_influxd, start_mosquitto
-from backend.store.base import line_protocol
+from backend.store.base import Point, line_protocol
+from bench import nodered
 from gateway.ingest import uplink_points
 from gateway.uplink import decode_uplink
 from tests.conftest import GatewayProcess, start_gateway
 from tests.faults import Sample, Traffic, coap_send
 
 POLL_S = 0.02
+STALL_S = 30.0
 
 
 def count_readings(http: str, db: str) -> int:
@@ -62,11 +71,25 @@ class Watcher(threading.Thread):
         self.seen: list[tuple[float, int]] = []
 
     def run(self) -> None:
-        count = 0
-        while count < self.target:
-            count = count_readings(self.http, self.db)
-            self.seen.append((time.perf_counter(), count))
+        """Poll until the target count, or until it has not grown for STALL_S (points lost)."""
+        count, progress = 0, time.perf_counter()
+        while count < self.target and time.perf_counter() - progress < STALL_S:
+            new = count_readings(self.http, self.db)
+            now = time.perf_counter()  # after the query, as a point may land during it
+            if new > count:
+                count, progress = new, now
+            self.seen.append((now, new))
             time.sleep(POLL_S)
+
+    @property
+    def stored(self) -> int:
+        """Points of this run that became queryable."""
+        return max((c for _, c in self.seen), default=self.base) - self.base
+
+    @property
+    def done_at(self) -> float:
+        """When the last of them was first seen."""
+        return next(t for t, c in self.seen if c == self.stored + self.base)
 
     def latencies(self, sent_at: list[float]) -> list[float]:
         out, j = [], 0
@@ -85,15 +108,15 @@ def make_uplinks(registry: Registry, nodes: int, count: int, transport: str) -> 
     return [traffic.next() for _ in range(count)]
 
 
+def points_of(uplink: Sample) -> list[Point]:
+    """The points the gateway stores for this uplink (decoded and MAC-checked, no replay window)."""
+    return uplink_points(decode_uplink(uplink.payload, lambda _n: uplink.node, time.time()))
+
+
 def baseline(http: str, db: str, uplinks: list[Sample]) -> float:
     """Uplinks/s when their points go straight to /write as line protocol, no gateway."""
     httpx.post(f"{http}/query", params={"q": f'CREATE DATABASE "{db}"'})
-    now = time.time()
-    lines = [
-        line_protocol(p)
-        for u in uplinks
-        for p in uplink_points(decode_uplink(u.payload, lambda _n, node=u.node: node, now))
-    ]
+    lines = [line_protocol(p) for u in uplinks for p in points_of(u)]
     started = time.perf_counter()
     for i in range(0, len(lines), 5000):
         r = httpx.post(
@@ -105,9 +128,37 @@ def baseline(http: str, db: str, uplinks: list[Sample]) -> float:
     return len(uplinks) / (time.perf_counter() - started)
 
 
+def gateway_messages(uplinks: list[Sample]) -> list[tuple[str, bytes]]:
+    """(topic, payload) of each signed uplink, as nodes publish them to the gateway."""
+    return [(f"ruong/{u.node.node}/up", u.payload) for u in uplinks]
+
+
+def nodered_messages(uplinks: list[Sample]) -> list[tuple[str, bytes]]:
+    """(topic, payload) of the same readings as one plain JSON object per message.
+
+    `{"farm", "field", "node", "time": Unix ms, <quantity>: value, ...}`: the uplink's `readings`
+    point (same tags, sample time and values as the gateway stores), unsigned, no counter.
+    """
+    out = []
+    for u in uplinks:
+        for p in points_of(u):
+            if p.measurement == "readings":
+                body = {**p.tags, "time": p.time_ms, **p.fields}
+                out.append((nodered.NodeRed.topic(u.node.node), json.dumps(body).encode()))
+    return out
+
+
 def run_mqtt(
-    port: int, uplinks: list[Sample], publishers: int, rate: float | None, watcher: Watcher
+    port: int,
+    messages: list[tuple[str, bytes]],
+    publishers: int,
+    rate: float | None,
+    watcher: Watcher,
 ):
+    """Publish QoS 1 round-robin from `publishers` clients (paced at `rate`/s if given).
+
+    Returns (messages/s until the watcher saw the last point, publish->queryable latencies).
+    """
     clients = []
     for i in range(publishers):
         c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{i}")
@@ -119,19 +170,18 @@ def run_mqtt(
     sent_at: list[float] = []
     watcher.start()
     started = time.perf_counter()
-    for k, u in enumerate(uplinks):
+    for k, (topic, payload) in enumerate(messages):
         if rate is not None:
             delay = started + k / rate - time.perf_counter()
             if delay > 0:
                 time.sleep(delay)
         sent_at.append(time.perf_counter())
-        clients[k % publishers].publish(f"ruong/{u.node.node}/up", u.payload, qos=1)
+        clients[k % publishers].publish(topic, payload, qos=1)
     watcher.join()
-    elapsed = watcher.seen[-1][0] - started
     for c in clients:
         c.loop_stop()
         c.disconnect()
-    return len(uplinks) / elapsed, watcher.latencies(sent_at)
+    return watcher.stored / (watcher.done_at - started), watcher.latencies(sent_at)
 
 
 async def run_coap(port: int, uplinks: list[Sample], watcher: Watcher, in_flight: int = 64):
@@ -158,7 +208,7 @@ async def run_coap(port: int, uplinks: list[Sample], watcher: Watcher, in_flight
         await ctx.shutdown()
     # CoAP workers send out of index order; latency per uplink uses the count reached after it
     order = sorted(range(len(uplinks)), key=lambda k: sent_at[k])
-    return len(uplinks) / (watcher.seen[-1][0] - started), watcher.latencies(
+    return watcher.stored / (watcher.done_at - started), watcher.latencies(
         [sent_at[k] for k in order]
     )
 
@@ -188,10 +238,29 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-second", action="store_true", help="skip the runs with two gateway processes"
     )
+    ap.add_argument("--no-node-red", action="store_true", help="skip the Node-RED flow runs (d)")
     args = ap.parse_args(argv)
-    two = not args.no_second
+    two, red = not args.no_second, not args.no_node_red
     rows: list[tuple[str, float | None, list[float]]] = []
-    shares = ""
+    notes: list[str] = []
+    installed = None
+    if red:
+        try:
+            installed = nodered.install()  # before any server starts: a missing node/npm fails here
+        except nodered.NodeRedError as e:
+            print(f"bench.ingest: {e}", file=sys.stderr)
+            return 1
+
+    def mqtt_row(name: str, port: int, msgs, rate: float | None, db: str = "ruong") -> float:
+        watcher = Watcher(influx.http, db, len(msgs))
+        got, lat = run_mqtt(port, msgs, args.publishers, rate, watcher)
+        rows.append((name, None if rate else got, lat))
+        if watcher.stored < len(msgs):
+            notes.append(
+                f"{name}: only {watcher.stored} of {len(msgs)} points queryable "
+                f"({STALL_S:.0f} s without progress); rate and latency cover those"
+            )
+        return got
 
     with tempfile.TemporaryDirectory(prefix="ruong-bench-") as tmp:
         work = Path(tmp)
@@ -205,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
             gateway_mqtt_share_group="bench",
         )
         second: GatewayProcess | None = None
+        flow: nodered.NodeRed | None = None
         registry = gateway.registry()
         try:
             gateway.process.wait_for_log("MQTT subscribed", 30)
@@ -221,18 +291,14 @@ def main(argv: list[str] | None = None) -> int:
             shutil.copy(work / "gw" / "registry.db", work / "gw2" / "registry.db")
 
             base_rate = baseline(influx.http, "baseline", base)
-            rate, lat = run_mqtt(
-                broker.port, mq, args.publishers, None, Watcher(influx.http, "ruong", n)
+            gw_rate = mqtt_row(
+                "(b) MQTT QoS1 -> gateway -> Influx", broker.port, gateway_messages(mq), None
             )
-            rows.append(("(b) MQTT QoS1 -> gateway -> Influx", rate, lat))
             rate, lat = asyncio.run(
                 run_coap(gateway.coap_port, co, Watcher(influx.http, "ruong", n))
             )
             rows.append(("(c) CoAP CON -> gateway -> Influx", rate, lat))
-            _, lat = run_mqtt(
-                broker.port, paced, args.publishers, 1000.0, Watcher(influx.http, "ruong", 10000)
-            )
-            rows.append(("MQTT paced at 1,000/s (10,000)", None, lat))
+            mqtt_row("MQTT paced at 1,000/s (10,000)", broker.port, gateway_messages(paced), 1000.0)
             if two:
                 second = start_gateway(
                     work / "gw2",
@@ -243,21 +309,35 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 second.process.wait_for_log("MQTT subscribed", 30)
                 before = stored_by(gateway), stored_by(second)
-                rate, lat = run_mqtt(
-                    broker.port, mq2, args.publishers, None, Watcher(influx.http, "ruong", n)
-                )
-                rows.append(("(b2) MQTT, 2 gateway processes", rate, lat))
+                mqtt_row("(b2) MQTT, 2 gateway processes", broker.port, gateway_messages(mq2), None)
                 one, other = stored_by(gateway) - before[0], stored_by(second) - before[1]
-                shares = f"(b2) split: gateway 1 stored {one}, gateway 2 stored {other}"
-                _, lat = run_mqtt(
-                    broker.port,
-                    paced2,
-                    args.publishers,
-                    1000.0,
-                    Watcher(influx.http, "ruong", 10000),
+                notes.append(f"(b2) split: gateway 1 stored {one}, gateway 2 stored {other}")
+                mqtt_row(
+                    "MQTT paced 1,000/s, 2 gateways", broker.port, gateway_messages(paced2), 1000.0
                 )
-                rows.append(("MQTT paced 1,000/s, 2 gateways", None, lat))
+                second.process.stop()  # idle, but out of the way of the Node-RED runs
+            if red:
+                # the gateways only subscribe to ruong/+/up: they never see bench/nodered/...
+                flow = nodered.start_node_red(work, broker.port, influx.http, "nodered", installed)
+                nodered.probe(broker.port, influx.http, "nodered")
+
+                def red_row(name: str, uplinks: list[Sample], rate: float | None) -> float:
+                    assert flow is not None
+                    errors = flow.write_errors()
+                    got = mqtt_row(name, broker.port, nodered_messages(uplinks), rate, "nodered")
+                    time.sleep(2)  # a write can fail after its point became queryable
+                    if flow.write_errors() > errors:
+                        notes.append(
+                            f"{name}: Node-RED logged {flow.write_errors() - errors} failed "
+                            "InfluxDB writes (HTTP 5xx after its 2 retries; no spool behind them)"
+                        )
+                    return got
+
+                red_rate = red_row("(d) MQTT QoS1 -> Node-RED -> Influx", mq, None)
+                red_row("Node-RED paced at 1,000/s", paced, 1000.0)
         finally:
+            if flow is not None:
+                flow.stop()
             if second is not None:
                 second.process.stop()
             gateway.process.stop()
@@ -265,14 +345,17 @@ def main(argv: list[str] | None = None) -> int:
             influx.stop()
             registry.close()
 
-    print(f"uplinks: {n} per run, {args.nodes} nodes, 2 points each (readings + node_status)")
-    print(f"{'path':<34}{'uplinks/s':>10}{'vs raw':>8}{'p50 ms':>9}{'p99 ms':>9}")
-    print(f"{'(a) raw line protocol to /write':<34}{base_rate:>10.0f}{1:>8.2f}{'':>9}{'':>9}")
+    print(f"uplinks: {n} per run, {args.nodes} nodes, {args.publishers} MQTT publishers")
+    print("gateway: 2 points per uplink (readings + node_status); Node-RED: 1 (readings)")
+    print(f"{'path':<36}{'uplinks/s':>10}{'vs raw':>8}{'p50 ms':>9}{'p99 ms':>9}")
+    print(f"{'(a) raw line protocol to /write':<36}{base_rate:>10.0f}{1:>8.2f}{'':>9}{'':>9}")
     for name, rate, lat in rows:
         figures = f"{rate:>10.0f}{rate / base_rate:>8.2f}" if rate is not None else " " * 18
-        print(f"{name:<34}{figures}{pct(lat, 50) * 1000:>9.0f}{pct(lat, 99) * 1000:>9.0f}")
-    if shares:
-        print(shares)
+        print(f"{name:<36}{figures}{pct(lat, 50) * 1000:>9.0f}{pct(lat, 99) * 1000:>9.0f}")
+    if red:
+        print(f"gateway / Node-RED, (b) / (d): {gw_rate / red_rate:.2f}x (target >= 2)")
+    for note in notes:
+        print(note)
     return 0
 
 
