@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from backend import forecast_cli, technician
 from backend.config import ConfigError, Settings, load_settings
 from backend.registry import TRANSPORTS, Registry, RegistryError
 from backend.services import ServiceError
@@ -152,13 +153,10 @@ def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if acknowledged == len(reports) else 3
 
 
-def cmd_forecast(settings: Settings, args: argparse.Namespace) -> int:
-    print(
-        "ruong forecast: the FAO-56 and pest-risk forecasts are not built yet "
-        "(tracked in the forecasting issue); nothing was computed",
-        file=sys.stderr,
-    )
-    return 2
+def cmd_hw_power(settings: Settings, args: argparse.Namespace) -> int:
+    from hardware.power import main as power_main
+
+    return power_main(args.extra)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -208,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke = node_sub.add_parser("revoke", help="revoke a node's key")
     revoke.add_argument("node")
     revoke.set_defaults(func=cmd_node_revoke)
+    technician.add_parsers(node_sub)  # flash, calibrate, check (backend/technician.py)
 
     sim = sub.add_parser("sim", help="run simulated nodes (real MicroPython firmware)")
     sim.add_argument("--nodes", type=int, default=2)
@@ -216,14 +215,24 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--state-dir", default="ruong-data/sim", help="node state (counters)")
     sim.set_defaults(func=cmd_sim)
 
-    forecast = sub.add_parser("forecast", help="irrigation and pest forecasts (not built yet)")
-    forecast.set_defaults(func=cmd_forecast)
+    forecast_cli.add_parsers(sub)
+
+    hw = sub.add_parser("hw", help="hardware tools: the node's power budget")
+    hw_sub = hw.add_subparsers(dest="hw_command", required=True, metavar="ACTION")
+    # its options belong to hardware.power, which parses them (and answers --help)
+    power = hw_sub.add_parser(
+        "power", add_help=False, help="average current and battery life of a node design"
+    )
+    power.set_defaults(func=cmd_hw_power, passthrough=True)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra and not getattr(args, "passthrough", False):
+        parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    args.extra = extra
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s %(message)s",

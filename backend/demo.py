@@ -4,7 +4,10 @@ Starts, under `--data-dir` (default ./ruong-data):
 - InfluxDB (`influxd`, when installed; otherwise the embedded SQLite store),
 - an MQTT broker (`mosquitto`, when installed; otherwise the embedded amqtt broker),
 - `ruong gateway` and `ruong serve` with a generated config,
-- N simulated nodes, each the real firmware on the MicroPython unix port.
+- N simulated nodes, each the real firmware on the MicroPython unix port,
+- `ruong forecast run` at start and every `FORECAST_EVERY_S`, on fields planted with a crop in
+  season and two weeks of simulated history (backend.demo_history), so the dashboard shows
+  irrigation and pest advice from the first minute.
 Prints the dashboard URL, runs until Ctrl-C or `--exit-after`, then stops everything it started,
 newest first, and exits 0. A child that dies early stops the demo with its log tail and exit 1.
 """
@@ -20,8 +23,10 @@ from dataclasses import replace
 from pathlib import Path
 
 import httpx
+import pandas as pd
 
 from backend.config import Settings, render_toml
+from backend.demo_history import seed_history
 from backend.registry import Registry
 from backend.services import (
     ManagedProcess,
@@ -34,9 +39,10 @@ from backend.services import (
 )
 from backend.sim import NodeProcess, ensure_nodes, start_node
 from backend.store import open_store
-from dashboard.data import latest_by_node
+from dashboard.data import latest_by_node, latest_forecasts
 
 READY_TIMEOUT_S = 60.0
+FORECAST_EVERY_S = 600.0
 
 
 def _ruong(*args: str) -> list[str]:
@@ -106,6 +112,10 @@ def run_demo(
             registry_url=f"sqlite:///{data_dir / 'registry.db'}",
             spool_path=str(data_dir / "spool.db"),
             metrics_bind=f"http://127.0.0.1:{free_port()}",
+            # a model directory the operator chose is kept (models take a while to train)
+            model_dir=settings.model_dir
+            if "forecast.model_dir" in settings.source
+            else str(data_dir / "models"),
             source={},
         )
         config = data_dir / "demo.toml"
@@ -120,9 +130,13 @@ def run_demo(
         _wait_for_http(dashboard, url, READY_TIMEOUT_S)
 
         registry = Registry(demo.registry_url)
+        store = open_store(demo.store)
         try:
             infos = ensure_nodes(registry, demo, nodes)
+            for line in seed_history(registry, store, infos, pd.Timestamp.now(demo.timezone)):
+                print(line, flush=True)
         finally:
+            store.close()
             registry.close()
         for i, info in enumerate(infos):
             node_procs.append(
@@ -133,8 +147,23 @@ def run_demo(
         print(f"gateway metrics: {demo.metrics_bind}/metrics", flush=True)
         print(f"logs: {logs}  (Ctrl-C to stop)", flush=True)
 
+        forecast: ManagedProcess | None = None
+        forecasts_run = forecasts_failed = 0
+        next_forecast = time.monotonic()
         deadline = None if exit_after_s is None else time.monotonic() + exit_after_s
         while not stop.is_set():
+            if forecast is not None and forecast.proc.poll() is not None:
+                forecasts_run += 1
+                if forecast.proc.returncode != 0:
+                    forecasts_failed += 1
+                    print(f"forecast failed:\n{forecast.log_tail()}", file=sys.stderr, flush=True)
+                forecast = None
+            if forecast is None and time.monotonic() >= next_forecast:
+                # the first run trains the soil-moisture model into the data dir
+                forecast = spawn(
+                    "forecast", _ruong("--config", str(config), "forecast", "run"), logs, data_dir
+                )
+                next_forecast = time.monotonic() + FORECAST_EVERY_S
             for child in started:
                 child.check_alive()
             for node in node_procs:
@@ -148,9 +177,12 @@ def run_demo(
                 break
             stop.wait(0.5)
 
+        if forecast is not None:
+            forecast.stop()
         store = open_store(demo.store)
         try:
             views = latest_by_node(store)
+            advice = sum(len(v) for v in latest_forecasts(store, int(time.time() * 1000)).values())
         finally:
             store.close()
         now = time.time()
@@ -160,7 +192,12 @@ def run_demo(
                 f"last sample {now - view.time_ms / 1000:.0f} s ago",
                 flush=True,
             )
-        return 0
+        print(
+            f"forecast runs: {forecasts_run} finished, {forecasts_failed} failed; "
+            f"{advice} pieces of advice on the dashboard",
+            flush=True,
+        )
+        return 1 if forecasts_failed else 0
     except ServiceError as exc:
         print(f"ruong demo: {exc}", file=sys.stderr, flush=True)
         return 1

@@ -39,5 +39,24 @@ QUANTITIES: dict[str, Quantity] = {
         ),
         Quantity("battery", "V", 0.0, 15.0, "node_status", "battery voltage"),
         Quantity("rssi", "dBm", -150.0, 0.0, "node_status", "radio signal strength"),
+        Quantity(
+            "dropped",
+            "count",
+            0.0,
+            1e9,
+            "node_status",
+            "samples the node's full outbox had to drop since it was flashed (sent when > 0)",
+        ),
+        Quantity(
+            "faults",
+            "count",
+            0.0,
+            64.0,
+            "node_status",
+            "quantities the node's sensors failed to give in this sample (sent when > 0)",
+        ),
     )
 }
+
+# the node's health counts (sent only when not zero), as opposed to what its sensors measure
+HEALTH = frozenset({"dropped", "faults"})

@@ -9,11 +9,20 @@ from __future__ import annotations
 
 import re
 import secrets
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
 from pathlib import Path
 
-from sqlalchemy import DateTime, ForeignKey, String, UniqueConstraint, create_engine, select
+from sqlalchemy import (
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    String,
+    UniqueConstraint,
+    create_engine,
+    select,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
 
 NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
@@ -45,6 +54,23 @@ class Field(Base):
     name: Mapped[str] = mapped_column(String(64))
     farm: Mapped[Farm] = relationship(back_populates="fields")
     nodes: Mapped[list[Node]] = relationship(back_populates="field")
+    planting: Mapped[Planting | None] = relationship(back_populates="field")
+
+
+class Planting(Base):
+    """What grows on a field this season: the forecasts' inputs (crop, soil, date, area).
+
+    A table of its own rather than columns of `fields`, so an existing registry gains it from
+    `create_all` without a schema migration.
+    """
+
+    __tablename__ = "plantings"
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"), primary_key=True)
+    crop: Mapped[str] = mapped_column(String(32))  # key in forecasting/data/crops.csv
+    planted: Mapped[date] = mapped_column(Date)  # sowing or transplanting day
+    soil: Mapped[str] = mapped_column(String(32))  # texture in forecasting/data/soils.csv
+    area_m2: Mapped[float] = mapped_column(Float)
+    field: Mapped[Field] = relationship(back_populates="planting")
 
 
 class Node(Base):
@@ -56,6 +82,45 @@ class Node(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     field: Mapped[Field] = relationship(back_populates="nodes")
+
+
+class Calibration(Base):
+    """A node's soil-probe two-point calibration as `ruong node calibrate` measured it (one
+    row per calibration, kept as history); the newest goes into the node's config file.
+
+    Counts are the probe's raw ADC readings (median of the samples), VWC in %, spreads the
+    samples' standard deviation in counts.
+    """
+
+    __tablename__ = "calibrations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"), index=True)
+    dry_counts: Mapped[float] = mapped_column(Float)
+    dry_vwc: Mapped[float] = mapped_column(Float)
+    wet_counts: Mapped[float] = mapped_column(Float)
+    wet_vwc: Mapped[float] = mapped_column(Float)
+    dry_sd: Mapped[float] = mapped_column(Float)
+    wet_sd: Mapped[float] = mapped_column(Float)
+    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class SoilCalibration:
+    """A soil-probe calibration: counts are ADC counts, vwc in %, sd in counts."""
+
+    node: str
+    dry_counts: float
+    dry_vwc: float
+    wet_counts: float
+    wet_vwc: float
+    dry_sd: float
+    wet_sd: float
+    measured_at: datetime
+
+    @property
+    def soil_cal(self) -> list[float]:
+        """The firmware's `soil_cal`: [dry counts, dry %, wet counts, wet %]."""
+        return [self.dry_counts, self.dry_vwc, self.wet_counts, self.wet_vwc]
 
 
 @dataclass(frozen=True)
@@ -78,6 +143,33 @@ class NodeInfo:
             "key": self.key.hex(),
             "revoked": self.revoked,
         }
+
+
+@dataclass(frozen=True)
+class PlantingInfo:
+    """A field's current planting (see `Planting`); area in m2."""
+
+    farm: str
+    field: str
+    crop: str
+    planted: date
+    soil: str
+    area_m2: float
+
+    def as_json(self) -> dict[str, str | float]:
+        return {**asdict(self), "planted": self.planted.isoformat()}
+
+
+# the columns a calibration row and a SoilCalibration share, besides the node
+_CALIBRATION_FIELDS = (
+    "dry_counts",
+    "dry_vwc",
+    "wet_counts",
+    "wet_vwc",
+    "dry_sd",
+    "wet_sd",
+    "measured_at",
+)
 
 
 def _info(node: Node) -> NodeInfo:
@@ -145,6 +237,74 @@ class Registry:
             if row is None:
                 raise RegistryError(f"unknown node {node_id!r}")
             row.revoked_at = datetime.now(UTC)
+
+    def plant(
+        self, farm: str, field: str, crop: str, planted: date, soil: str, area_m2: float
+    ) -> PlantingInfo:
+        """Record what grows on `farm`/`field` (which must have a node), replacing the last.
+
+        The caller checks `crop` and `soil` against the forecasting library; the registry
+        checks names, the area (m2, > 0) and that the field exists.
+        """
+        if not area_m2 > 0:
+            raise RegistryError(f"area must be a positive number of m2, got {area_m2}")
+        for what, value in (("crop", crop), ("soil", soil)):
+            if not NAME.match(value):
+                raise RegistryError(f"{what} {value!r}: use 1-64 letters, digits, _ or -")
+        with Session(self.engine) as session, session.begin():
+            row = session.scalar(
+                select(Field).join(Farm).where(Farm.name == farm, Field.name == field)
+            )
+            if row is None:
+                raise RegistryError(f"unknown field {farm}/{field}: provision a node on it first")
+            if row.planting is None:
+                session.add(
+                    Planting(field=row, crop=crop, planted=planted, soil=soil, area_m2=area_m2)
+                )
+            else:
+                row.planting.crop, row.planting.planted = crop, planted
+                row.planting.soil, row.planting.area_m2 = soil, area_m2
+            return PlantingInfo(farm, field, crop, planted, soil, area_m2)
+
+    def plantings(self, farm: str | None = None) -> list[PlantingInfo]:
+        """Every field's current planting, by farm and field name."""
+        with Session(self.engine) as session:
+            query = (
+                select(Planting, Field.name, Farm.name)
+                .join(Field, Planting.field_id == Field.id)
+                .join(Farm)
+                .order_by(Farm.name, Field.name)
+            )
+            if farm is not None:
+                query = query.where(Farm.name == farm)
+            return [
+                PlantingInfo(farm_name, field_name, p.crop, p.planted, p.soil, p.area_m2)
+                for p, field_name, farm_name in session.execute(query)
+            ]
+
+    def save_calibration(self, cal: SoilCalibration) -> None:
+        """Record a soil-probe calibration of an existing node (history is kept)."""
+        with Session(self.engine) as session, session.begin():
+            if session.get(Node, cal.node) is None:
+                raise RegistryError(f"unknown node {cal.node!r}")
+            session.add(
+                Calibration(node_id=cal.node, **{f: getattr(cal, f) for f in _CALIBRATION_FIELDS})
+            )
+
+    def calibration(self, node_id: str) -> SoilCalibration | None:
+        """The node's newest soil-probe calibration, None when it was never calibrated."""
+        with Session(self.engine) as session:
+            row = session.scalar(
+                select(Calibration)
+                .where(Calibration.node_id == node_id)
+                .order_by(Calibration.measured_at.desc(), Calibration.id.desc())
+                .limit(1)
+            )
+            if row is None:
+                return None
+            return SoilCalibration(
+                node=row.node_id, **{f: getattr(row, f) for f in _CALIBRATION_FIELDS}
+            )
 
     def close(self) -> None:
         self.engine.dispose()

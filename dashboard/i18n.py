@@ -30,7 +30,21 @@ TEXT: dict[str, dict[str, str]] = {
         "vi": "Pin yếu ({v} V): thay hoặc sạc pin sớm",
         "en": "Battery low ({v} V): replace or charge it soon",
     },
+    "sensor_faults": {
+        "vi": "{n} số đo không đọc được: kiểm tra cảm biến và dây nối (ruong node check)",
+        "en": "{n} readings could not be taken: check the sensors and their wiring "
+        "(ruong node check)",
+    },
+    "dropped": {
+        "vi": "Nút đã bỏ {n} lần đo vì mất sóng quá lâu, bộ nhớ đầy",
+        "en": "The node dropped {n} readings: it was out of reach so long its memory filled",
+    },
     "all_good": {"vi": "Không cần làm gì lúc này", "en": "Nothing to do right now"},
+    "source": {"vi": "Nguồn", "en": "Source"},
+    "pests_quiet": {
+        "vi": "Sâu bệnh: {n} loại đã kiểm tra, chưa có nguy cơ",
+        "en": "Pests and diseases: {n} checked, no risk now",
+    },
     "language": {"vi": "English", "en": "Tiếng Việt"},
 }
 

@@ -12,6 +12,7 @@ import sys
 EXIT_OK = 0
 EXIT_CONFIG = 2
 EXIT_UNACKED = 3
+CONFIG_FILE = "config.json"  # on the board's flash, beside main.py
 
 
 def load_modules(transport, host_drivers=False):
@@ -129,13 +130,15 @@ def run(settings, out=None):
 
 
 def main(argv):
-    if len(argv) != 2:
-        sys.stderr.write("usage: micropython main.py CONFIG.json\n")
+    """argv: [main.py, CONFIG] on the host; a board boots main.py without arguments and
+    reads CONFIG_FILE, the file `ruong node flash` wrote to its flash."""
+    if len(argv) > 2:
+        sys.stderr.write("usage: micropython main.py [CONFIG.json]\n")
         return EXIT_CONFIG
     import config  # parsed once, then dropped: its code is not needed while the node runs
 
     try:
-        settings = config.load_config(argv[1])
+        settings = config.load_config(argv[1] if len(argv) == 2 else CONFIG_FILE)
     except config.ConfigError as exc:
         sys.stderr.write("bad config: %s\n" % exc)
         return EXIT_CONFIG

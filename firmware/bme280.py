@@ -75,7 +75,7 @@ def humidity_q22_10(cal, tf, adc_h):
     return v >> 12
 
 
-_CAL = {}  # I2C address -> trimming parameters, read once per boot
+_CAL = {}  # type: dict[int, list[int]]  # I2C address -> trimming parameters, read once per boot
 
 
 def read(hal, cfg, out, flags, addr=0x76, names=("air_pressure",)):

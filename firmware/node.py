@@ -99,6 +99,15 @@ class Node:
             values, flags = drivers.read_all(self.hal, self.cfg, self.sensors, senml.QUANTITIES)
         gc.collect()  # drivers leave garbage (bus buffers, big-int maths): clear it first
         if values:
+            # health rides with the sample, only when there is something to say
+            faults = 0
+            for flag in flags.values():
+                if flag != "extrapolated":  # a quality note, the value was still read
+                    faults += 1
+            if faults:
+                values["faults"] = faults
+            if self.outbox.dropped:
+                values["dropped"] = self.outbox.dropped
             self.outbox.append(t_s, values)  # on flash before anything is sent
         report = {"node": self.node_id, "t": t_s, "values": values, "flags": flags}
         report.update(self.flush())

@@ -27,6 +27,9 @@ QUANTITIES = (
     ("water_level", "m", -2.0, 2.0),
     ("battery", "V", 0.0, 15.0),
     ("rssi", "dBm", -150.0, 0.0),
+    # node health, sent only when not zero (docs/vocabulary.md)
+    ("dropped", "count", 0.0, 1e9),
+    ("faults", "count", 0.0, 64.0),
 )
 
 

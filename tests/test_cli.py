@@ -23,8 +23,27 @@ def ruong(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_help_lists_every_subcommand(tmp_path: Path) -> None:
     out = ruong("--help", cwd=tmp_path).stdout
-    for command in ("demo", "gateway", "serve", "node", "sim", "forecast"):
+    for command in ("demo", "gateway", "serve", "node", "sim", "field", "forecast", "hw"):
         assert f"    {command} " in out
+
+
+def test_hw_power_passes_its_options_and_refuses_strays(tmp_path: Path) -> None:
+    """`ruong hw power` is hardware.power's own parser (tested in tests/hardware)."""
+    slow = ruong("hw", "power", "--interval", "3600", cwd=tmp_path)
+    fast = ruong("hw", "power", "--interval", "300", cwd=tmp_path)
+    assert slow.returncode == fast.returncode == 0, slow.stderr + fast.stderr
+
+    def days(out: str) -> float:
+        line = next(x for x in out.splitlines() if x.startswith("battery life, no sun"))
+        return float(line.split()[-2])
+
+    assert days(slow.stdout) > days(fast.stdout) > 0
+    assert "one report every 3600 s (60 min)" in slow.stdout
+    assert "usage: ruong hw power" in ruong("hw", "power", "--help", cwd=tmp_path).stdout
+    bad = ruong("hw", "power", "--board", "arduino-uno", cwd=tmp_path)
+    assert bad.returncode == 2 and "arduino-uno" in bad.stderr
+    stray = ruong("node", "list", "--bogus", cwd=tmp_path)
+    assert stray.returncode == 2 and "unrecognized arguments: --bogus" in stray.stderr
 
 
 def test_provision_list_revoke(tmp_path: Path) -> None:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from backend.forecast_job import advice_point
 from backend.store import Point, open_store
 from dashboard.app import create_app
+from forecasting.field_forecast import Advice
 
 pytestmark = pytest.mark.browser
 
@@ -25,7 +27,34 @@ def store_url(tmp_path: Path) -> str:
             Point("readings", paddy, {"water_level": -0.18, "soil_vwc": 41.5}, now_ms - 60_000),
             Point("node_status", paddy, {"battery": 3.9, "counter": 5}, now_ms - 60_000),
             Point("readings", upland, {"soil_vwc": 27.0, "air_temp": 31.2}, now_ms - 30_000),
-            Point("node_status", upland, {"battery": 3.31, "counter": 9}, now_ms - 30_000),
+            Point("node_status", upland, {"battery": 3.31, "counter": 9}, now_ms - 90_000),
+            Point(
+                "node_status",
+                upland,
+                {"battery": 3.31, "counter": 10, "faults": 2, "dropped": 12},
+                now_ms - 30_000,
+            ),
+        ]
+    )
+    irrigate = Advice(
+        "irrigation",
+        "fao56-ch8",
+        3,
+        "Tưới hôm nay: 24 mm (khoảng 36,0 m³ cho ruộng này).",
+        "Irrigate today: 24 mm (about 36.0 m³ for this field).",
+        {"gross_mm": 24.0, "volume_m3": 36.0},
+    )
+    blast = Advice("pest_blast", "rice.blast.lwd_temp.v1", 2, "bệnh đạo ôn: 2 đợt", "blast: 2")
+    quiet = Advice("pest_bph", "rice.bph.degree_days.v1", 0, "rầy nâu: thấp", "BPH: low")
+    et0 = Advice("et0", "fao56-pm", 0, "ET0 3,1 mm", "ET0 3.1 mm")
+    old = Advice("irrigation", "fao56-ch8", 0, "Chưa cần tưới (cũ)", "old advice")
+    store.write(
+        [
+            advice_point("f", "ruong-2", old, now_ms - 86_400_000),
+            advice_point("f", "ruong-2", irrigate, now_ms - 3_600_000),
+            advice_point("f", "ruong-2", et0, now_ms - 3_600_000),
+            advice_point("f", "ruong-1", blast, now_ms - 3_600_000),
+            advice_point("f", "ruong-1", quiet, now_ms - 3_600_000),
         ]
     )
     store.close()
@@ -47,7 +76,16 @@ def test_phone_page_in_vietnamese_then_english(dash_duo, store_url: str) -> None
     text = dash_duo.find_element("#node-cards").text
     assert "Nước đã rút 18 cm dưới mặt ruộng: nên bơm nước vào ruộng" in text
     assert "Pin yếu (3,31 V)" in text  # Vietnamese decimal comma
+    assert "2 số đo không đọc được: kiểm tra cảm biến" in text
+    assert "Nút đã bỏ 12 lần đo" in text
     assert "Độ ẩm đất\n41,5 %" in text and "Mực nước ruộng\n-18 cm" in text
+    # the newest forecast of each kind, with the equation or model that made it
+    assert "Tưới hôm nay: 24 mm (khoảng 36,0 m³ cho ruộng này).\nNguồn: fao56-ch8" in text
+    assert "Chưa cần tưới (cũ)" not in text and "ET0 3,1" not in text
+    assert "bệnh đạo ôn: 2 đợt\nNguồn: rice.blast.lwd_temp.v1" in text
+    assert "Sâu bệnh: 1 loại đã kiểm tra, chưa có nguy cơ" in text
+    irrigation = dash_duo.find_element('[data-kind="irrigation"] .alert')
+    assert "alert-danger" in irrigation.get_attribute("class")
 
     width = dash_duo.driver.execute_script("return window.innerWidth")
     scroll = dash_duo.driver.execute_script("return document.documentElement.scrollWidth")
@@ -57,6 +95,7 @@ def test_phone_page_in_vietnamese_then_english(dash_duo, store_url: str) -> None
     dash_duo.wait_for_text_to_equal("#title", "Ruộng — latest readings", timeout=10)
     text = dash_duo.find_element("#node-cards").text
     assert "re-flood the field" in text and "Battery low (3.31 V)" in text
+    assert "Irrigate today: 24 mm (about 36.0 m³ for this field).\nSource: fao56-ch8" in text
     assert dash_duo.get_logs() == [], "browser console errors"
 
 

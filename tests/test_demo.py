@@ -11,16 +11,26 @@ from pathlib import Path
 import pytest
 
 from backend.services import free_port
+from forecasting.forecaster import NO_RAIN_OUTLOOK, train
 
 pytestmark = [pytest.mark.services, pytest.mark.micropython]
 
 
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A small soil-moisture model, so the demo's first forecast does not train a full one."""
+    directory = tmp_path_factory.mktemp("models")
+    train(seasons=4, seed=3, error=NO_RAIN_OUTLOOK).save(directory)
+    return directory
+
+
 @pytest.mark.parametrize("embedded", [False, True], ids=["influxd+mosquitto", "sqlite+amqtt"])
-def test_demo_runs_and_exits_by_itself(tmp_path: Path, embedded: bool) -> None:
+def test_demo_runs_and_exits_by_itself(tmp_path: Path, embedded: bool, model_dir: Path) -> None:
     port = free_port()
     env = {
         **os.environ,
         "RUONG_DASHBOARD_BIND": f"http://127.0.0.1:{port}",
+        "RUONG_FORECAST_MODEL_DIR": str(model_dir),
         "PYTHONUNBUFFERED": "1",
     }
     done = subprocess.run(
@@ -52,6 +62,13 @@ def test_demo_runs_and_exits_by_itself(tmp_path: Path, embedded: bool) -> None:
     assert ("embedded amqtt broker" in done.stdout) == embedded
     reporting = re.findall(r"node (n[0-9a-f]{8}) \(ruong-\d\): (\d+) values", done.stdout)
     assert len(reporting) == 2 and all(int(n) >= 8 for _, n in reporting), done.stdout
+    # crops in season today, with simulated history, and the first forecasts written
+    planted = re.findall(r"field ruong-\d: .+, planted \d{4}-\d\d-\d\d, (\d+) hours", done.stdout)
+    assert len(planted) == 2 and all(int(h) >= 300 for h in planted), done.stdout
+    advice = re.search(
+        r"forecast runs: (\d+) finished, 0 failed; (\d+) pieces of advice", done.stdout
+    )
+    assert advice and int(advice[1]) >= 1 and int(advice[2]) >= 2, done.stdout
     assert "Ruộng demo stopped." in done.stdout
     leftovers = subprocess.run(
         ["pgrep", "-f", str(tmp_path)], capture_output=True, text=True, check=False

@@ -9,7 +9,14 @@ import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
 
 from backend.store import Store
-from dashboard.data import DISPLAY, NodeView, advice, latest_by_node
+from dashboard.data import (
+    DISPLAY,
+    ForecastView,
+    NodeView,
+    advice,
+    latest_by_node,
+    latest_forecasts,
+)
 from dashboard.i18n import label, t
 
 REFRESH_MS = 5000
@@ -31,7 +38,40 @@ def number(value: float, decimals: int, lang: str) -> str:
     return text
 
 
-def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
+def forecast_items(forecasts: list[ForecastView], lang: str) -> list:
+    """The field's forecasts: what to do first, each with the model that produced it.
+
+    Pest rules at level 0 are folded into one line, so the card stays short on a phone.
+    """
+    items = []
+    quiet = [f for f in forecasts if f.kind.startswith("pest_") and f.level == 0]
+    for f in forecasts:
+        if f in quiet:
+            continue
+        alert = dbc.Alert(
+            [
+                html.Div(f.text_vi if lang == "vi" else f.text_en),
+                html.Div(f"{t('source', lang)}: {f.model}", className="small text-muted"),
+            ],
+            color=f.colour,
+            className="py-2 mb-2",
+        )
+        items.append(html.Div(alert, **{"data-kind": f.kind}))
+    if quiet:
+        items.append(
+            html.Div(
+                t("pests_quiet", lang, n=len(quiet)),
+                className="small text-success mb-2",
+                **{"data-kind": "pest_quiet"},
+            )
+        )
+    return items
+
+
+def node_card(
+    view: NodeView, lang: str, now_ms: int, forecasts: list[ForecastView] | None = None
+) -> dbc.Card:
+    forecasts = forecasts or []
     items = []
     for quantity, unit, factor, decimals in DISPLAY:
         if quantity in view.values:
@@ -61,7 +101,7 @@ def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
             color=a.level,
             className="py-2 mb-2",
         )
-        for a in advice(view, now_ms)
+        for a in advice(view, now_ms, any(f.kind == "awd" for f in forecasts))
     ]
     header = html.Div(
         [
@@ -75,6 +115,7 @@ def node_card(view: NodeView, lang: str, now_ms: int) -> dbc.Card:
             dbc.CardBody(
                 [
                     *alerts,
+                    *forecast_items(forecasts, lang),
                     html.Div(items, className="row g-1"),
                     html.Div(
                         f"{t('updated', lang)}: {_ago((now_ms - view.time_ms) / 1000, lang)}",
@@ -93,7 +134,13 @@ def cards(store: Store, lang: str) -> list:
     now_ms = int(time.time() * 1000)
     if not views:
         return [dbc.Alert(t("no_nodes", lang), color="info", id="no-nodes")]
-    return [dbc.Col(node_card(v, lang, now_ms), xs=12, md=6, lg=4, className="mb-3") for v in views]
+    forecasts = latest_forecasts(store, now_ms)
+    return [
+        dbc.Col(
+            node_card(v, lang, now_ms, forecasts.get(v.field)), xs=12, md=6, lg=4, className="mb-3"
+        )
+        for v in views
+    ]
 
 
 def layout() -> dbc.Container:

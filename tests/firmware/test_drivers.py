@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from firmware_helpers import lookup_for, node_info, reports, write_config
 
-from backend.quantities import QUANTITIES
+from backend.quantities import HEALTH, QUANTITIES
 from gateway.uplink import decode_uplink
 
 DRIVER_HEAP = "96k"  # raw-level host simulation + drivers: see firmware/README.md "RAM"
@@ -238,7 +238,7 @@ def host_read(mp, tmp_path: Path, faults: dict) -> tuple[dict, dict, dict]:
 @pytest.mark.micropython
 def test_micropython_drivers_read_the_simulated_field(mp, tmp_path: Path) -> None:
     values, flags, truth = host_read(mp, tmp_path, {})
-    assert flags == {} and set(values) == set(QUANTITIES)
+    assert flags == {} and set(values) == (set(QUANTITIES) - HEALTH)
     tolerance = {
         "soil_vwc": 0.1,
         "soil_temp": 0.07,
@@ -275,7 +275,7 @@ def test_micropython_failing_sensor_gives_flag_not_value(
 ) -> None:
     values, flags, _truth = host_read(mp, tmp_path, faults)
     assert flags == flagged
-    assert set(values) == set(QUANTITIES) - set(flagged)
+    assert set(values) == (set(QUANTITIES) - HEALTH) - set(flagged)
 
 
 @pytest.mark.micropython
@@ -295,4 +295,7 @@ def test_report_line_and_uplink_carry_flags_and_no_value(mp, udp_peer, tmp_path:
     (report,) = reports(proc.stdout)
     assert report["flags"] == {"soil_temp": "crc"} and "soil_temp" not in report["values"]
     uplink = decode_uplink(peer.received[0].payload, lookup_for(node_info()), report["t"])
-    assert "soil_temp" not in uplink.samples[report["t"] * 1000]
+    sample = uplink.samples[report["t"] * 1000]
+    assert "soil_temp" not in sample
+    # the health count travels with the sample; nothing was dropped, so no `dropped`
+    assert sample["faults"] == 1 and "dropped" not in sample
