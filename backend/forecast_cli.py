@@ -9,11 +9,15 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pandas as pd
+if TYPE_CHECKING:  # pandas is imported by the commands that use it: `ruong` starts faster
+    import pandas as pd
+
+    from forecasting.forecaster import OutlookError
 
 from backend.config import ConfigError, Settings
-from backend.registry import Registry, RegistryError
+from backend.registry import PlantingInfo, Registry, RegistryError
 
 
 def _date(text: str) -> dt.date:
@@ -24,30 +28,25 @@ def _date(text: str) -> dt.date:
 
 
 def _timestamp(text: str) -> pd.Timestamp:
+    import pandas as pd
+
     try:
-        stamp = pd.Timestamp(text)
+        return pd.Timestamp(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-03-01T06:00") from None
-    return stamp
 
 
 def cmd_field_plant(settings: Settings, args: argparse.Namespace) -> int:
-    from forecasting.crops import load_crops
-    from forecasting.soils import load_soils
+    from backend.forecast_job import planting_of
 
-    crops, soils = load_crops(), load_soils()
-    if args.crop not in crops:
-        raise RegistryError(f"unknown crop {args.crop!r} (known: {', '.join(sorted(crops))})")
-    if args.soil not in soils:
-        raise RegistryError(f"unknown soil {args.soil!r} (known: {', '.join(sorted(soils))})")
+    farm = args.farm or settings.farm
+    wanted = PlantingInfo(farm, args.field, args.crop, args.planted, args.soil, args.area_m2)
+    crop = planting_of(wanted).crop  # an unknown crop or soil stops here, naming the known
     registry = Registry(settings.registry_url)
     try:
-        info = registry.plant(
-            args.farm or settings.farm, args.field, args.crop, args.planted, args.soil, args.area_m2
-        )
+        info = registry.plant(farm, args.field, args.crop, args.planted, args.soil, args.area_m2)
     finally:
         registry.close()
-    crop = crops[info.crop]
     harvest = info.planted + dt.timedelta(days=crop.season_days)
     print(
         f"{info.farm}/{info.field}: {crop.name_en} ({crop.name_vi}) planted {info.planted}, "
@@ -107,7 +106,7 @@ def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if any(r.error for r in results) else 0
 
 
-def _outlook_error(name: str):  # -> forecasting.forecaster.OutlookError
+def _outlook_error(name: str) -> OutlookError:
     from forecasting.forecaster import NO_RAIN_OUTLOOK, OutlookError
 
     return NO_RAIN_OUTLOOK if name == "no-rain" else OutlookError()
@@ -148,6 +147,8 @@ def cmd_forecast_scouting(settings: Settings, args: argparse.Namespace) -> int:
     The CSV has columns date, field and incidence (0-1) or a count column named by
     `--value`; each field's rule features come from its readings in the store.
     """
+    import pandas as pd
+
     from backend import forecast_job
     from backend.store import open_store
     from forecasting import pest
@@ -198,6 +199,8 @@ def cmd_forecast_scouting(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_forecast_et0(settings: Settings, args: argparse.Namespace) -> int:
     """ET0 of a CSV of daily (`date`) or hourly (`time`, with its UTC offset) weather."""
+    import pandas as pd
+
     from forecasting import et0
 
     path = Path(args.csv)
@@ -220,6 +223,8 @@ def cmd_forecast_et0(settings: Settings, args: argparse.Namespace) -> int:
 def _et0_table(
     frame: pd.DataFrame, path: Path, latitude: float, longitude: float, elevation: float
 ) -> tuple[pd.DataFrame, list[warnings.WarningMessage]]:
+    import pandas as pd
+
     from forecasting import et0
 
     with warnings.catch_warnings(record=True) as caught:
