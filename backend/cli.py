@@ -91,11 +91,8 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_node_provision(settings: Settings, args: argparse.Namespace) -> int:
-    registry = _registry(settings)
-    try:
+    with _registry(settings) as registry:
         info = registry.provision(args.farm or settings.farm, args.field, args.transport)
-    finally:
-        registry.close()
     if args.json:
         print(json.dumps(info.as_json()))
     else:
@@ -105,11 +102,8 @@ def cmd_node_provision(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_node_list(settings: Settings, args: argparse.Namespace) -> int:
-    registry = _registry(settings)
-    try:
+    with _registry(settings) as registry:
         nodes = registry.nodes(None if args.all_farms else settings.farm)
-    finally:
-        registry.close()
     if args.json:
         print(json.dumps([{k: v for k, v in n.as_json().items() if k != "key"} for n in nodes]))
         return 0
@@ -122,11 +116,8 @@ def cmd_node_list(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_node_revoke(settings: Settings, args: argparse.Namespace) -> int:
-    registry = _registry(settings)
-    try:
+    with _registry(settings) as registry:
         registry.revoke(args.node)
-    finally:
-        registry.close()
     print(f"node {args.node} revoked: the gateway refuses its uplinks from now on")
     return 0
 
@@ -134,8 +125,7 @@ def cmd_node_revoke(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
     from backend.sim import run_sim
 
-    registry = _registry(settings)
-    try:
+    with _registry(settings) as registry:
         reports = run_sim(
             settings,
             registry,
@@ -144,8 +134,6 @@ def cmd_sim(settings: Settings, args: argparse.Namespace) -> int:
             cycles=args.cycles,
             interval_s=args.interval,
         )
-    finally:
-        registry.close()
     for report in reports:
         print(json.dumps(report))
     acknowledged = sum(1 for r in reports if r.get("result") in ("2.04", "puback"))

@@ -129,15 +129,10 @@ def run_demo(
         url = f"http://{demo.dashboard.host}:{demo.dashboard.port}/"
         _wait_for_http(dashboard, url, READY_TIMEOUT_S)
 
-        registry = Registry(demo.registry_url)
-        store = open_store(demo.store)
-        try:
+        with Registry(demo.registry_url) as registry, open_store(demo.store) as store:
             infos = ensure_nodes(registry, demo, nodes)
             for line in seed_history(registry, store, infos, pd.Timestamp.now(demo.timezone)):
                 print(line, flush=True)
-        finally:
-            store.close()
-            registry.close()
         for i, info in enumerate(infos):
             node_procs.append(
                 start_node(info, demo, data_dir / "nodes", 0, interval_s, i + 1, log_to_file=True)
@@ -179,12 +174,9 @@ def run_demo(
 
         if forecast is not None:
             forecast.stop()
-        store = open_store(demo.store)
-        try:
+        with open_store(demo.store) as store:
             views = latest_by_node(store)
             advice = sum(len(v) for v in latest_forecasts(store, int(time.time() * 1000)).values())
-        finally:
-            store.close()
         now = time.time()
         for view in views:
             print(

@@ -42,11 +42,8 @@ def cmd_field_plant(settings: Settings, args: argparse.Namespace) -> int:
     farm = args.farm or settings.farm
     wanted = PlantingInfo(farm, args.field, args.crop, args.planted, args.soil, args.area_m2)
     crop = planting_of(wanted).crop  # an unknown crop or soil stops here, naming the known
-    registry = Registry(settings.registry_url)
-    try:
+    with Registry(settings.registry_url) as registry:
         info = registry.plant(farm, args.field, args.crop, args.planted, args.soil, args.area_m2)
-    finally:
-        registry.close()
     harvest = info.planted + dt.timedelta(days=crop.season_days)
     print(
         f"{info.farm}/{info.field}: {crop.name_en} ({crop.name_vi}) planted {info.planted}, "
@@ -56,11 +53,8 @@ def cmd_field_plant(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_field_list(settings: Settings, args: argparse.Namespace) -> int:
-    registry = Registry(settings.registry_url)
-    try:
+    with Registry(settings.registry_url) as registry:
         plantings = registry.plantings(settings.farm)
-    finally:
-        registry.close()
     if args.json:
         print(json.dumps([p.as_json() for p in plantings]))
         return 0
@@ -77,9 +71,7 @@ def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
 
     model = forecast_job.load_model(settings.model_dir)
     print(f"soil-moisture model {model.version}", file=sys.stderr)
-    registry = Registry(settings.registry_url)
-    store = open_store(settings.store)
-    try:
+    with Registry(settings.registry_url) as registry, open_store(settings.store) as store:
         results = forecast_job.run(
             settings,
             registry,
@@ -89,9 +81,6 @@ def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
             model=model,
             n_jobs=args.jobs,
         )
-    finally:
-        store.close()
-        registry.close()
     if not results:
         print("no planted fields: ruong field plant --field F --crop maize --planted 2026-02-10")
         return 0
@@ -160,9 +149,7 @@ def cmd_forecast_scouting(settings: Settings, args: argparse.Namespace) -> int:
     missing = {"date", "field", args.value} - set(observations.columns)
     if missing:
         raise ConfigError(f"{path}: missing column(s) {', '.join(sorted(missing))}")
-    registry = Registry(settings.registry_url)
-    store = open_store(settings.store)
-    try:
+    with Registry(settings.registry_url) as registry, open_store(settings.store) as store:
         plantings = {p.field: p for p in registry.plantings(settings.farm)}
         frames = []
         for field in sorted(observations["field"].astype(str).unique()):
@@ -181,9 +168,6 @@ def cmd_forecast_scouting(settings: Settings, args: argparse.Namespace) -> int:
                 raise RegistryError(f"field {field!r}: no readings in the store since {since}")
             features = pest.daily_features(readings, pd.Timestamp(info.planted))
             frames.append(features.reset_index().assign(field=field))
-    finally:
-        store.close()
-        registry.close()
     try:
         pest.refine(
             pd.concat(frames, ignore_index=True),

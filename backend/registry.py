@@ -12,6 +12,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Self
 
 from sqlalchemy import (
     Date,
@@ -308,3 +309,9 @@ class Registry:
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

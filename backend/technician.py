@@ -934,8 +934,7 @@ def _run(action: str, work: Callable[[], int]) -> int:
 
 def cmd_flash(settings: Settings, args: argparse.Namespace) -> int:
     def work() -> int:
-        registry = Registry(settings.registry_url)
-        try:
+        with Registry(settings.registry_url) as registry:
             flash(
                 settings,
                 registry,
@@ -946,8 +945,6 @@ def cmd_flash(settings: Settings, args: argparse.Namespace) -> int:
                 wait_s=None if args.no_wait else args.wait,
                 force=args.force,
             )
-        finally:
-            registry.close()
         return 0
 
     return _run("flash", work)
@@ -955,8 +952,7 @@ def cmd_flash(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_calibrate(settings: Settings, args: argparse.Namespace) -> int:
     def work() -> int:
-        registry = Registry(settings.registry_url)
-        try:
+        with Registry(settings.registry_url) as registry:
             calibrate(
                 registry,
                 args.port,
@@ -966,8 +962,6 @@ def cmd_calibrate(settings: Settings, args: argparse.Namespace) -> int:
                 wet_vwc=args.wet_percent,
                 yes=args.yes,
             )
-        finally:
-            registry.close()
         return 0
 
     return _run("calibrate", work)
