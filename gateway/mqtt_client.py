@@ -136,6 +136,12 @@ def _client(
 ) -> aiomqtt.Client:
     """An unconnected client for a persistent session: MQTT 5 (Clean Start 0, Session Expiry
     never, Receive Maximum `in_flight`) or 3.1.1 (clean session 0)."""
+    common = {
+        "identifier": client_id,
+        "protocol": protocol,
+        "username": broker.username,
+        "password": broker.password,
+    }
     if protocol is aiomqtt.ProtocolVersion.V5:
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = SESSION_NEVER_EXPIRES
@@ -143,23 +149,12 @@ def _client(
         return aiomqtt.Client(
             broker.host,
             broker.port,
-            identifier=client_id,
-            protocol=protocol,
             clean_start=False,
             properties=properties,
-            username=broker.username,
-            password=broker.password,
             timeout=None if v5_answered else V5_PROBE_TIMEOUT_S,
+            **common,
         )
-    return aiomqtt.Client(
-        broker.host,
-        broker.port,
-        identifier=client_id,
-        protocol=protocol,
-        clean_session=False,
-        username=broker.username,
-        password=broker.password,
-    )
+    return aiomqtt.Client(broker.host, broker.port, clean_session=False, **common)
 
 
 async def run_mqtt(
