@@ -20,7 +20,7 @@ from backend.config import Settings
 from backend.registry import PlantingInfo, Registry, RegistryError
 from backend.store import Store
 from backend.store.base import FieldValue, Point, Row
-from forecasting.crops import load_crops
+from forecasting.crops import Crop, load_crops
 from forecasting.field_forecast import (
     HISTORY_DAYS,
     Advice,
@@ -29,7 +29,7 @@ from forecasting.field_forecast import (
     SoilMoistureModel,
     forecast_many,
 )
-from forecasting.soils import load_soils
+from forecasting.soils import Soil, load_soils
 
 log = logging.getLogger("ruong.forecast")
 
@@ -47,9 +47,16 @@ def site_of(settings: Settings) -> Site:
     return Site(settings.latitude, settings.longitude, settings.elevation, settings.timezone)
 
 
-def planting_of(info: PlantingInfo) -> Planting:
-    """The registry's planting with its crop and soil looked up; RegistryError if unknown."""
-    crops, soils = load_crops(), load_soils()
+def planting_of(
+    info: PlantingInfo, crops: dict[str, Crop] | None = None, soils: dict[str, Soil] | None = None
+) -> Planting:
+    """The registry's planting with its crop and soil looked up; RegistryError if unknown.
+
+    crops, soils: the libraries (default: read from forecasting/data); pass them when
+    looking up many plantings, so the files are read once.
+    """
+    crops = load_crops() if crops is None else crops
+    soils = load_soils() if soils is None else soils
     if info.crop not in crops:
         raise RegistryError(
             f"field {info.field}: unknown crop {info.crop!r} (known: {', '.join(sorted(crops))})"
@@ -124,9 +131,10 @@ def run(
     at = pd.Timestamp(now or dt.datetime.now(dt.UTC))
     if at.tz is None:  # a wall-clock time given on the command line is the farm's
         at = at.tz_localize(settings.timezone)
+    crops, soils = load_crops(), load_soils()
     inputs = []
     for info in plantings:
-        planting = planting_of(info)
+        planting = planting_of(info, crops, soils)
         rows = store.rows(
             "readings",
             where={"farm": info.farm, "field": info.field},
