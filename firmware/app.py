@@ -1,6 +1,7 @@
 """The node application: config -> modules -> sampling cycles (started by main.py).
 
-Runs `cycles` sampling cycles (0 = forever), `interval_s` apart, printing one JSON report
+Runs `cycles` sampling cycles (0 = forever), apart by what duty.next_interval_s chooses
+(`interval_s` normally), printing one JSON report
 line per cycle on stdout. Exit status: 0 every uplink acknowledged (2.04 / PUBACK), 3 some
 were not, 2 bad configuration (the bad key named on stderr).
 """
@@ -115,12 +116,15 @@ def run(settings, out=None):
     unacked = 0
 
     cycle = 0
+    next_s = settings["interval_s"]
     try:
         while settings["cycles"] == 0 or cycle < settings["cycles"]:
             if cycle:
-                board.sleep_s(settings["interval_s"])
+                board.sleep_s(next_s)  # duty.next_interval_s: deep sleep on the board
+            board.watchdog_feed()
             gc.collect()  # a cycle's garbage is small; collecting keeps the heap unfragmented
             report = node.cycle()
+            next_s = report["next_s"]
             unacked += report.pop("unacked")
             print(json.dumps(report))
             cycle += 1

@@ -172,28 +172,39 @@ def map_head(n):
 
 class Buffer:
     """A fixed bytearray filled from the start: `extend` without reallocation, so encoding
-    a pack on a small, fragmented heap needs no growing block. Reuse it with `reset`."""
+    a pack on a small, fragmented heap needs no growing block. Reuse it with `reset`.
 
-    def __init__(self, size):
-        self.buf = bytearray(size)
-        self.pos = 0
+    `head_room` bytes are kept in front of the data for a head only known at the end (an
+    array's item count): `framed` writes it there, so the framed item needs no second,
+    pack-sized block either.
+    """
+
+    def __init__(self, size, head_room=0):
+        self.buf = bytearray(head_room + size)
+        self.start = head_room
+        self.pos = head_room
 
     def reset(self):
-        self.pos = 0
+        self.pos = self.start
 
     def extend(self, data):
         end = self.pos + len(data)
         if end > len(self.buf):
-            raise CBORError("encoding exceeds the %d-byte buffer" % len(self.buf))
+            raise CBORError("encoding exceeds the %d-byte buffer" % (len(self.buf) - self.start))
         self.buf[self.pos : end] = data
         self.pos = end
 
     def __len__(self):
-        return self.pos
+        return self.pos - self.start
 
-    def view(self, end=None):
-        """The bytes written so far (up to `end`), as a memoryview: no copy."""
-        return memoryview(self.buf)[: self.pos if end is None else end]
+    def framed(self, head, end=None):
+        """`head` followed by the bytes written so far (the first `end` of them), as a
+        memoryview into the buffer: no copy. Valid until the buffer is written again."""
+        first = self.start - len(head)
+        if first < 0:
+            raise CBORError("a %d-byte head does not fit the head room" % len(head))
+        self.buf[first : self.start] = head
+        return memoryview(self.buf)[first : self.pos if end is None else self.start + end]
 
 
 def encode_into(value, out):

@@ -95,7 +95,7 @@ def parse_config(config):
         host, port = split_url(gateway, transport, 5683 if transport == "coap" else 1883)
     except URLError as exc:
         raise ConfigError("gateway", str(exc))
-    return {
+    settings = {
         "node": node_id,
         "key": bytes(int(key_hex[i : i + 2], 16) for i in range(0, 64, 2)),
         "transport": transport,
@@ -128,7 +128,78 @@ def parse_config(config):
         # host: read the simulated field through the raw-level HAL and the real drivers
         # (needs ~96 kB of heap on the 64-bit unix port; README "RAM")
         "host_drivers": config.get("host_drivers", False) is True,
+        # board Wi-Fi (ssid, password, budget s; empty ssid: the network is brought up
+        # elsewhere, or not Wi-Fi); the budget bounds the connect attempts per cycle
+        "wifi": (
+            _optional_text(config, "wifi_ssid"),
+            _optional_text(config, "wifi_password"),
+            _number(config, "wifi_budget_s", 20.0, 1.0),
+        ),
+        "duty": None,  # filled in below; listed so the dict is built at its full size
     }
+    duty = _duty(config, settings["interval_s"])
+    # tuples, not 14 more keys: a smaller settings dict (RAM on a 64 kB heap)
+    settings["duty"] = tuple(duty[key] for key in DUTY_KEYS)
+    return settings
+
+
+# the order of settings["duty"], as firmware/duty.py unpacks it
+DUTY_KEYS = (
+    "interval_fast_s",
+    "interval_low_s",
+    "interval_critical_s",
+    "interval_min_s",
+    "interval_max_s",
+    "battery_low_v",
+    "battery_critical_v",
+    "soil_vwc_alert",
+    "soil_vwc_near",
+    "water_level_alert_m",
+    "water_level_near_m",
+)
+
+
+def _duty(config, interval_s):
+    """Duty-cycle settings (firmware/duty.py; README "Duty cycle"): intervals in s, battery
+    thresholds in V, soil VWC in %, water level in m. Defaults scale with interval_s."""
+    fast_s = _number(config, "interval_fast_s", interval_s / 3)
+    duty = {
+        "interval_fast_s": fast_s,
+        "interval_low_s": _number(config, "interval_low_s", interval_s * 2),
+        "interval_critical_s": _number(config, "interval_critical_s", interval_s * 4),
+        "interval_min_s": _number(config, "interval_min_s", min(60, fast_s)),
+        "interval_max_s": _number(config, "interval_max_s", max(3600, interval_s * 4)),
+        "battery_low_v": _number(config, "battery_low_v", 3.5),
+        "battery_critical_v": _number(config, "battery_critical_v", 3.3),
+        "soil_vwc_alert": _number(config, "soil_vwc_alert", 25.0),
+        "soil_vwc_near": _number(config, "soil_vwc_near", 2.0),
+        "water_level_alert_m": _number(config, "water_level_alert_m", -0.15, -10.0),
+        "water_level_near_m": _number(config, "water_level_near_m", 0.03),
+    }
+    _order(duty, "interval_fast_s", duty["interval_fast_s"], interval_s)
+    _order(duty, "interval_low_s", interval_s, duty["interval_low_s"])
+    _order(duty, "interval_critical_s", duty["interval_low_s"], duty["interval_critical_s"])
+    _order(duty, "interval_min_s", duty["interval_min_s"], interval_s)
+    _order(duty, "interval_max_s", interval_s, duty["interval_max_s"])
+    _order(duty, "battery_critical_v", duty["battery_critical_v"], duty["battery_low_v"])
+    return duty
+
+
+def _order(duty, key, low, high):
+    """ConfigError naming `key` unless low <= high."""
+    if low > high:
+        raise ConfigError(
+            key,
+            "%r breaks the order fast <= interval <= low <= critical, "
+            "min <= interval <= max, critical V <= low V" % duty[key],
+        )
+
+
+def _optional_text(config, key):
+    value = config.get(key, "")
+    if not isinstance(value, str):
+        raise ConfigError(key, "expected a string, got %r" % (value,))
+    return value
 
 
 def _soil_cal(config):

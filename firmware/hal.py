@@ -59,6 +59,26 @@ class HAL:
         """Wait `seconds` between cycles (deep sleep on the board)."""
         time.sleep(seconds)
 
+    def network_up(self):
+        """Bring the uplink network up within the cycle's budget; True when it is up. The
+        board also sets its clock from NTP here when it is unset or due (hal_esp32). Host:
+        always up."""
+        return True
+
+    def watchdog_feed(self):
+        """Feed the hardware watchdog (board: machine.WDT, timeout hal_esp32.watchdog_s(settings),
+        longer than any stretch between feeds: cycle start, Wi-Fi waits, each uplink); a
+        no-op on the host."""
+        return
+
+
+def sim_advance_s(step_s, interval_s, seconds):
+    """Simulated seconds a `seconds` sleep stands for: `step_s` per configured interval, so
+    a duty-cycle interval half as long advances the simulated clock half as far (s)."""
+    if not interval_s:
+        return step_s
+    return round(step_s * seconds / interval_s)
+
 
 class FieldHAL(HAL):
     """Host shortcut around the drivers: the simulated field's values as they are, for
@@ -73,13 +93,14 @@ class FieldHAL(HAL):
         self.field = sim_field.Field(settings["field"], settings.get("seed", 0))
         self.step_s = settings.get("sim_step_s", 0)
         self.start_s = settings.get("sim_start") or unix_time_s()
-        self.cycles = 0
+        self.interval_s = settings.get("interval_s", 0)
+        self.sim_s = 0  # simulated seconds since start_s
 
     def time_s(self):
-        return self.start_s + self.cycles * self.step_s if self.step_s else unix_time_s()
+        return self.start_s + self.sim_s if self.step_s else unix_time_s()
 
     def sleep_s(self, seconds):
-        self.cycles += 1
+        self.sim_s += sim_advance_s(self.step_s, self.interval_s, seconds)
         time.sleep(seconds)
 
     def read(self, t_s):

@@ -13,7 +13,7 @@ import time
 
 import board_pins
 import drivers
-from compat import const
+from compat import const, random_uint
 from hal import HAL
 
 try:
@@ -32,7 +32,82 @@ PINS = board_pins.PINS
 # uses the same figure.
 SENSOR_SETTLE_MS = const(500)
 RTC_MAGIC = 0x52554F4E  # "RUON": RTC memory holds our counter, not leftovers
-_RTC_FORMAT = "<III"  # magic, rain pulses, next cycle due (Unix s)
+_RTC_FORMAT = "<IIII"  # magic, rain pulses, next cycle due (Unix s), last NTP sync (Unix s)
+# Wi-Fi connect: wait up to WIFI_TRY_MS for one association + DHCP (~2 s typical,
+# hardware/power_profiles.toml), then back off WIFI_BASE_MS x 2**n x (1 + jitter in [0, 1]),
+# at most WIFI_CAP_MS, until the config's wifi_budget_s is spent.
+WIFI_TRY_MS = const(6000)
+WIFI_BASE_MS = const(500)
+WIFI_CAP_MS = const(8000)
+WIFI_POLL_MS = const(100)
+# Clock: set from NTP when the RTC is unset (year before CLOCK_VALID_YEAR) or the last sync is
+# NTP_RESYNC_S old; the deep-sleep RTC runs on the internal RC oscillator, which drifts by
+# seconds per hour (ESP32 datasheet: 150 kHz RC, +-5 %), so hourly keeps sample times close.
+NTP_RESYNC_S = const(3600)
+CLOCK_VALID_YEAR = const(2025)
+
+WATCHDOG_MARGIN_S = 60  # boot, sensors (DS18B20 0.75 s, rail settle 0.5 s), NTP, flash writes
+
+
+def watchdog_s(settings):
+    """Hardware watchdog timeout (s): the Wi-Fi budget plus the longest single uplink plus a
+    margin, so a healthy cycle never trips it between feeds. Longest CoAP uplink (RFC 7252
+    MAX_TRANSMIT_WAIT-like): ACK_TIMEOUT x 1.5 x (2**(MAX_RETRANSMIT+1) - 1), plus the wait for
+    a separate response; an MQTT PUBACK wait (ack x (resends+1)) is shorter."""
+    ack_s = max(settings["ack_timeout_s"], 1.0)
+    uplink_s = ack_s * 1.5 * ((1 << (settings["max_retransmit"] + 1)) - 1)
+    uplink_s += settings["response_timeout_s"]
+    return int(settings["wifi"][2] + uplink_s + WATCHDOG_MARGIN_S) + 1
+
+
+def delay_ms(attempt, base_ms, spread, fraction, cap_ms=0):
+    """Exponential backoff with jitter, pure (the caller supplies the random fraction):
+    base_ms * 2**attempt * (1 + spread * fraction), at most cap_ms (0 = no cap), int ms.
+
+    attempt: 0 for the first wait; spread: the jitter width (1.0: up to twice the base);
+    fraction: a random number in [0, 1]. coap.py keeps RFC 7252 s4.2's own schedule (random
+    factor 1..1.5 drawn once, then doubled, no cap) inline: importing a shared module from
+    coap cost the 64 kB-heap tests their margin.
+    """
+    wait = int(base_ms * (1 << attempt) * (1.0 + spread * fraction))
+    if cap_ms and wait > cap_ms:
+        return cap_ms
+    return wait
+
+
+def random_fraction():
+    """A random number in [0, 1] from the OS / hardware RNG."""
+    return random_uint(2) / 65535
+
+
+def wifi_connect(wlan, ssid, password, budget_ms, clock=time):
+    """Connect `wlan` (network.WLAN(STA_IF), active) within `budget_ms`; True when connected.
+
+    Each attempt waits up to WIFI_TRY_MS for the link, then the next starts after an
+    exponential, jittered backoff (delay_ms); no attempt starts whose wait would
+    overrun the budget, so a dead AP costs at most `budget_ms` of radio time per cycle.
+    `clock`: ticks_ms / ticks_diff / sleep_ms (time; a fake in tests)."""
+    if wlan.isconnected():
+        return True
+    start = clock.ticks_ms()
+    attempt = 0
+    while True:
+        tried = clock.ticks_ms()
+        wlan.connect(ssid, password)
+        while clock.ticks_diff(clock.ticks_ms(), tried) < WIFI_TRY_MS:
+            if wlan.isconnected():
+                return True
+            left_ms = budget_ms - clock.ticks_diff(clock.ticks_ms(), start)
+            if left_ms <= 0:
+                wlan.disconnect()
+                return False
+            clock.sleep_ms(min(WIFI_POLL_MS, left_ms))
+        wlan.disconnect()  # stop the driver's own retries: the radio draws ~100 mA
+        wait_ms = delay_ms(attempt, WIFI_BASE_MS, 1.0, random_fraction(), WIFI_CAP_MS)
+        if clock.ticks_diff(clock.ticks_ms(), start) + wait_ms >= budget_ms:
+            return False  # the next attempt would not fit: offline this cycle
+        clock.sleep_ms(wait_ms)
+        attempt += 1
 
 
 class Esp32HAL(HAL):
@@ -58,18 +133,24 @@ class Esp32HAL(HAL):
         self.rtc = machine.RTC()
         self.rain = [self._rtc_load()[0], None]  # drivers.debounce state: [count, last ms]
         self.rain_pin.irq(self._on_tip, machine.Pin.IRQ_FALLING)
+        self.settings = settings
+        self.wdt = None  # started by the first watchdog_feed (app.run), not by selftest
 
     # -- RTC memory: survives deep sleep ------------------------------------------------------
     def _rtc_load(self):
+        """(rain pulses, next cycle due Unix s, last NTP sync Unix s); zeros when RTC memory
+        holds something else (first boot, power loss, an older firmware's layout)."""
         raw = self.rtc.memory()
         if len(raw) == struct.calcsize(_RTC_FORMAT):
-            magic, pulses, due_s = struct.unpack(_RTC_FORMAT, raw)
+            magic, pulses, due_s, synced_s = struct.unpack(_RTC_FORMAT, raw)
             if magic == RTC_MAGIC:
-                return pulses, due_s
-        return 0, 0
+                return pulses, due_s, synced_s
+        return 0, 0, 0
 
-    def _rtc_store(self, pulses, due_s):
-        self.rtc.memory(struct.pack(_RTC_FORMAT, RTC_MAGIC, pulses, due_s))
+    def _rtc_store(self, pulses, due_s, synced_s=None):
+        if synced_s is None:
+            synced_s = self._rtc_load()[2]
+        self.rtc.memory(struct.pack(_RTC_FORMAT, RTC_MAGIC, pulses, due_s, synced_s))
 
     def _on_tip(self, pin):
         if drivers.debounce(self.rain, time.ticks_ms()):
@@ -82,7 +163,7 @@ class Esp32HAL(HAL):
             return False
         if machine.wake_reason() != machine.EXT0_WAKE:
             return False
-        pulses, due_s = self._rtc_load()
+        pulses, due_s, _synced_s = self._rtc_load()
         self._rtc_store(pulses + 1, due_s)
         remaining_s = due_s - self.time_s()
         if remaining_s <= 0:
@@ -139,9 +220,53 @@ class Esp32HAL(HAL):
         return self.rain[0]
 
     def rssi(self):
+        """The associated AP's RSSI (dBm) from the WLAN, None without a link."""
         if self.wlan is None or not self.wlan.isconnected():
             return None
         return int(self.wlan.status("rssi"))
+
+    # -- network, clock, watchdog ---------------------------------------------------------
+    def network_up(self):
+        """Wi-Fi (config wifi_ssid) within wifi_budget_s, then the clock from NTP if due.
+        Without a wifi_ssid the network is someone else's (boot.py, a modem): up."""
+        ssid, password, budget_s = self.settings["wifi"]
+        if not ssid:
+            return True
+        if self.wlan is None:
+            import network
+
+            self.wlan = network.WLAN(network.STA_IF)
+            self.wlan.active(True)
+        if not wifi_connect(self.wlan, ssid, password, int(budget_s * 1000)):
+            self.wlan.active(False)  # radio off until the next cycle
+            return False
+        self.watchdog_feed()
+        self.sync_clock()
+        return True
+
+    def sync_clock(self):
+        """Set the RTC from NTP when it is unset or the last sync is NTP_RESYNC_S old;
+        False when NTP did not answer (the sample keeps the RTC's time)."""
+        now_s = self.time_s()
+        synced_s = self._rtc_load()[2]
+        if time.gmtime()[0] >= CLOCK_VALID_YEAR and 0 <= now_s - synced_s < NTP_RESYNC_S:
+            return True
+        import ntptime
+
+        try:
+            ntptime.settime()  # UTC; one UDP exchange, 1 s timeout
+        except OSError:  # no answer / DNS failure: try again next cycle
+            return False
+        pulses, due_s, _synced_s = self._rtc_load()
+        self._rtc_store(pulses, due_s, self.time_s())
+        return True
+
+    def watchdog_feed(self):
+        """Start the hardware watchdog on the first call (a wake from deep sleep is a reset,
+        so once per boot), then feed it; the REPL tools never call this and run unwatched."""
+        if self.wdt is None:
+            self.wdt = machine.WDT(timeout=int(watchdog_s(self.settings) * 1000))
+        self.wdt.feed()
 
     def sleep_ms(self, ms):
         time.sleep_ms(ms)

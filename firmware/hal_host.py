@@ -21,7 +21,7 @@ import time
 import drivers
 import sim_wire
 from compat import join, path_exists
-from hal import HAL, unix_time_s
+from hal import HAL, sim_advance_s, unix_time_s
 
 ENODEV = 19
 ETIMEDOUT = 110
@@ -45,7 +45,8 @@ class HostHAL(HAL):
         self.divider = settings.get("battery_divider", 2.0)
         self.step_s = settings.get("sim_step_s", 0)
         self.start_s = settings.get("sim_start") or unix_time_s()
-        self.cycles = 0
+        self.interval_s = settings.get("interval_s", 0)
+        self.sim_s = 0  # simulated seconds since start_s
         self.pulse_path = join(settings["state_dir"], "pulses")
         self.probe_path = join(settings["state_dir"], "sim_probe")
         self.truth_t = None
@@ -56,7 +57,7 @@ class HostHAL(HAL):
 
     # -- clock and the simulated truth ---------------------------------------------------
     def time_s(self):
-        t_s = self.start_s + self.cycles * self.step_s if self.step_s else unix_time_s()
+        t_s = self.start_s + self.sim_s if self.step_s else unix_time_s()
         if t_s != self.truth_t:
             self.truth_t = t_s
             self.truth = self.field.sample(t_s)
@@ -70,7 +71,7 @@ class HostHAL(HAL):
         return self.truth
 
     def sleep_s(self, seconds):
-        self.cycles += 1
+        self.sim_s += sim_advance_s(self.step_s, self.interval_s, seconds)
         time.sleep(seconds)
 
     def sleep_ms(self, ms):

@@ -7,6 +7,7 @@ the uplink leaves, so a reset can lose a counter value but never reuse one.
 
 import gc
 import os
+import sys
 
 import cose
 import senml
@@ -86,10 +87,14 @@ class Node:
         self.cfg = cfg  # settings the drivers read (calibration, divider ratio, ...)
         self.max_uplink_bytes = max_uplink_bytes
         self.max_uplinks = max_uplinks  # per cycle: bounds the radio-on time after an outage
+        self.duty_state = {}  # duty.next_interval_s memory (last battery V); RAM only
 
     def cycle(self):
-        """Sample, store, then deliver the backlog oldest first; return the report
-        {node, ctr, t, values, flags, result, bytes, sent, queued, dropped, unacked}."""
+        """Network up (board: Wi-Fi + NTP, bounded), sample, store, then deliver the backlog
+        oldest first; return the report {node, ctr, t, values, flags, result, bytes, sent,
+        queued, dropped, next_s, why, unacked}. Offline: the sample stays in the outbox,
+        result "offline"."""
+        online = self.hal.network_up()  # first: NTP may set the clock the sample is stamped by
         t_s = self.hal.time_s()
         if self.sensors is None:  # hal.FieldHAL: the simulated values, no drivers
             values, flags = self.hal.read(t_s)
@@ -109,16 +114,38 @@ class Node:
             if self.outbox.dropped:
                 values["dropped"] = self.outbox.dropped
             self.outbox.append(t_s, values)  # on flash before anything is sent
-        report = {"node": self.node_id, "t": t_s, "values": values, "flags": flags}
-        report.update(self.flush())
+        # every key at once: the dict is built at its final size, no regrowth (64 kB heap)
+        report = {
+            "node": self.node_id,
+            "t": t_s,
+            "values": values,
+            "flags": flags,
+            "ctr": None,
+            "result": "offline",  # kept when the network did not come up this cycle
+            "bytes": 0,
+            "sent": 0,
+            "unacked": 1 if not online and self.outbox.pending else 0,
+            "queued": 0,
+            "dropped": 0,
+            "next_s": 0,
+            "why": "",
+        }
+        if online:
+            self.flush(report)
+        # duty is loaded for this call only, so its code is not in RAM while the radio works
+        import duty
+
+        report["next_s"], report["why"] = duty.next_interval_s(self.cfg, values, self.duty_state)
+        del sys.modules["duty"]
         report["queued"] = self.outbox.pending
         report["dropped"] = self.outbox.dropped
         return report
 
-    def flush(self):
+    def flush(self, done):
         """Send pending samples, oldest first, several per pack, until the outbox is empty,
-        an uplink fails, or `max_uplinks` went out. Returns the part of the report about it."""
-        done = {"ctr": None, "result": "idle", "bytes": 0, "sent": 0, "unacked": 0}
+        an uplink fails, or `max_uplinks` went out. Fills in the report `done` about it:
+        ctr, result, bytes, sent, unacked."""
+        done["result"] = "idle"
         limit = 6  # samples per pack (1 kB holds ~4); one at a time after a refusal; a refused pack is retried one sample at a time
         for _ in range(self.max_uplinks):
             gc.collect()
@@ -137,6 +164,7 @@ class Node:
             message = cose.mac0(self.key, self.node_id, ctr, pack)
             pack = None
             gc.collect()
+            self.hal.watchdog_feed()  # each uplink gets the watchdog's whole timeout
             result = self.transport.send(message)
             done["ctr"] = ctr
             done["result"] = result
@@ -153,4 +181,3 @@ class Node:
                 self.outbox.drop_oldest(1)  # it would be refused forever
                 continue
             break  # timeout, network error, 4.01 (key not yet known?), 5.03: try next cycle
-        return done

@@ -93,10 +93,12 @@ def encode_many(node_id, samples, max_bytes):
     """One pack for several samples [(seq, time_s, values)], oldest first, as many as fit in
     `max_bytes`: (pack bytes, samples used). Each sample's first record carries its own
     absolute base time (RFC 8428 s4.1: bt applies to the records that follow) -- 6 bytes a
-    sample, fewer than a relative t on each of its records. The first sample always goes."""
+    sample, fewer than a relative t on each of its records. The first sample always goes.
+    The pack is a memoryview into a reused buffer: valid until the next call."""
     global _BUFFER
     if _BUFFER is None or len(_BUFFER.buf) < max_bytes + 320:
-        _BUFFER = cbor.Buffer(max_bytes + 320)  # room for the sample that does not fit
+        # room for the sample that does not fit; head room for the array head (< 2**16 records)
+        _BUFFER = cbor.Buffer(max_bytes + 320, head_room=3)
     out = _BUFFER
     out.reset()
     count = 0
@@ -108,10 +110,10 @@ def encode_many(node_id, samples, max_bytes):
         except cbor.CBORError:
             added = 0  # did not fit the buffer: certainly not the pack
         if used and (not added or len(out) + 3 > max_bytes):
-            return cbor.array_head(count) + out.view(size), used
+            return out.framed(cbor.array_head(count), size), used
         count += added
         used += 1
-    return cbor.array_head(count) + out.view(), used
+    return out.framed(cbor.array_head(count)), used
 
 
 def _known(name):
