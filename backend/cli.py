@@ -15,15 +15,16 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from backend import forecast_cli, technician
+from backend import forecast_cli, logs, node_config, technician
 from backend.config import ConfigError, Settings, load_settings
+from backend.node_config import NodeConfigError
 from backend.registry import TRANSPORTS, Registry, RegistryError
 from backend.services import ServiceError
 from backend.sim import SimError
 
 log = logging.getLogger("ruong")
 
-USER_ERRORS = (ConfigError, RegistryError, ServiceError, SimError)
+USER_ERRORS = (ConfigError, NodeConfigError, RegistryError, ServiceError, SimError)
 
 
 def _registry(settings: Settings) -> Registry:
@@ -179,7 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     gateway.set_defaults(func=cmd_gateway)
     sub.add_parser("serve", help="run the dashboard").set_defaults(func=cmd_serve)
 
-    node = sub.add_parser("node", help="provision, list and revoke sensor nodes")
+    node = sub.add_parser(
+        "node", help="provision, list, revoke, flash, calibrate, check and configure nodes"
+    )
     node_sub = node.add_subparsers(dest="node_command", required=True, metavar="ACTION")
     provision = node_sub.add_parser("provision", help="register a node with a fresh key")
     provision.add_argument("--field", required=True, help="field name, e.g. ruong-1")
@@ -195,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     revoke.add_argument("node")
     revoke.set_defaults(func=cmd_node_revoke)
     technician.add_parsers(node_sub)  # flash, calibrate, check (backend/technician.py)
+    node_config.add_parser(node_sub)  # remote config (backend/node_config.py)
 
     sim = sub.add_parser("sim", help="run simulated nodes (real MicroPython firmware)")
     sim.add_argument("--nodes", type=int, default=2)
@@ -221,15 +225,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if extra and not getattr(args, "passthrough", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
     args.extra = extra
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
-    for noisy in ("aiocoap", "httpx", "werkzeug"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
+    logs.setup("text", args.verbose)  # until the settings say otherwise
     func: Callable[[Settings, argparse.Namespace], int] = args.func
     try:
         settings = load_settings(args.config)
+        logs.setup(settings.log_format, args.verbose)
         return func(settings, args)
     except USER_ERRORS as exc:
         print(f"ruong {args.command}: {exc}", file=sys.stderr)

@@ -59,6 +59,7 @@ class Settings:
     elevation: float = 3.0  # m above sea level
     timezone: str = "Asia/Ho_Chi_Minh"
     model_dir: str = "ruong-data/models"
+    log_format: str = "text"  # "json": one JSON object per log line (backend/logs.py)
     source: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -109,6 +110,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "site.elevation": ("elevation", "RUONG_SITE_ELEVATION"),
     "site.timezone": ("timezone", "RUONG_SITE_TIMEZONE"),
     "forecast.model_dir": ("model_dir", "RUONG_FORECAST_MODEL_DIR"),
+    "log.format": ("log_format", "RUONG_LOG_FORMAT"),
 }
 # keys that are numbers, with their type; every other key is a string
 _NUMBER_KEYS: dict[str, type] = {
@@ -239,6 +241,10 @@ def validate(settings: Settings) -> None:
             f"{settings._where('site.timezone')}: {settings.timezone!r} is not an IANA time "
             "zone such as Asia/Ho_Chi_Minh"
         ) from None
+    if settings.log_format not in ("text", "json"):
+        raise ConfigError(
+            f"{settings._where('log.format')}: {settings.log_format!r} must be text or json"
+        )
     if any(c in settings.mqtt_share_group for c in "/+#"):
         raise ConfigError(
             f"{settings._where('gateway.mqtt_share_group')}: {settings.mqtt_share_group!r} "

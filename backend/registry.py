@@ -7,6 +7,7 @@ gateway looks it up by node id (the COSE `kid`).
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 from dataclasses import asdict, dataclass
@@ -20,8 +21,10 @@ from sqlalchemy import (
     Float,
     ForeignKey,
     String,
+    Text,
     UniqueConstraint,
     create_engine,
+    func,
     select,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship
@@ -103,6 +106,41 @@ class Calibration(Base):
     dry_sd: Mapped[float] = mapped_column(Float)
     wet_sd: Mapped[float] = mapped_column(Float)
     measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NodeConfigRow(Base):
+    """One version of a node's remote config (docs/protocol.md "Config downlink"): the settings
+    the gateway signs and sends, as JSON. Versions count up from 1 per node; all are kept."""
+
+    __tablename__ = "node_configs"
+    __table_args__ = (UniqueConstraint("node_id", "version"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"), index=True)
+    version: Mapped[int]
+    settings_json: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+@dataclass(frozen=True)
+class NodeConfig:
+    """A version of a node's remote config: {firmware config key: value}."""
+
+    node: str
+    version: int
+    settings: dict[str, object]
+    created_at: datetime
+
+    def as_json(self) -> dict[str, object]:
+        return {**asdict(self), "created_at": self.created_at.isoformat()}
+
+
+def _config(row: NodeConfigRow) -> NodeConfig:
+    return NodeConfig(row.node_id, row.version, json.loads(row.settings_json), _utc(row.created_at))
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands timezone-aware columns back naive; they were stored as UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @dataclass(frozen=True)
@@ -306,6 +344,59 @@ class Registry:
             return SoilCalibration(
                 node=row.node_id, **{f: getattr(row, f) for f in _CALIBRATION_FIELDS}
             )
+
+    def set_config(self, node_id: str, settings: dict[str, object]) -> NodeConfig:
+        """Make `settings` the node's newest remote config, as the next version; the current
+        version when it already has exactly these settings. Validating them is the caller's
+        (backend/node_config.py)."""
+        with Session(self.engine) as session, session.begin():
+            node = session.get(Node, node_id)
+            if node is None:
+                raise RegistryError(f"unknown node {node_id!r}")
+            if node.revoked_at is not None:
+                raise RegistryError(f"node {node_id!r} is revoked")
+            newest = self._newest_config(session, node_id)
+            if newest is not None and json.loads(newest.settings_json) == settings:
+                return _config(newest)
+            row = NodeConfigRow(
+                node_id=node_id,
+                version=1 if newest is None else newest.version + 1,
+                settings_json=json.dumps(settings, sort_keys=True),
+                created_at=datetime.now(UTC),
+            )
+            session.add(row)
+            session.flush()
+            return _config(row)
+
+    @staticmethod
+    def _newest_config(session: Session, node_id: str) -> NodeConfigRow | None:
+        return session.scalar(
+            select(NodeConfigRow)
+            .where(NodeConfigRow.node_id == node_id)
+            .order_by(NodeConfigRow.version.desc())
+            .limit(1)
+        )
+
+    def config(self, node_id: str) -> NodeConfig | None:
+        """The node's newest remote config; None when it never had one."""
+        with Session(self.engine) as session:
+            row = self._newest_config(session, node_id)
+            return None if row is None else _config(row)
+
+    def configs(self) -> list[NodeConfig]:
+        """The newest remote config of every node that has one (one query)."""
+        newest = (
+            select(NodeConfigRow.node_id, func.max(NodeConfigRow.version).label("version"))
+            .group_by(NodeConfigRow.node_id)
+            .subquery()
+        )
+        query = select(NodeConfigRow).join(
+            newest,
+            (NodeConfigRow.node_id == newest.c.node_id)
+            & (NodeConfigRow.version == newest.c.version),
+        )
+        with Session(self.engine) as session:
+            return [_config(row) for row in session.scalars(query)]
 
     def close(self) -> None:
         self.engine.dispose()

@@ -17,11 +17,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from backend.config import Settings
+from backend.firmware_src import FIRMWARE_DIR
 from backend.registry import NodeInfo, Registry
 
 log = logging.getLogger("ruong.sim")
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
 # The nodes run the real drivers through the raw-level host HAL (firmware/hal_host.py), which
 # with its field simulation needs 80 kB here (firmware/README.md "RAM"): the simulation holds
 # ~13 kB a board does not carry and a 64-bit port's objects are twice an ESP32's, so 96 kB

@@ -19,7 +19,6 @@ import argparse
 import ast
 import fcntl
 import hashlib
-import importlib.util
 import io
 import ipaddress
 import json
@@ -33,21 +32,19 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
 from pathlib import Path
-from types import ModuleType
 
 import serial
 from mpremote.transport import TransportError
 from mpremote.transport_serial import SerialTransport
 
 from backend.config import ConfigError, Settings, parse_url
+from backend.firmware_src import FIRMWARE_DIR, firmware_module
 from backend.quantities import QUANTITIES
 from backend.registry import NodeInfo, Registry, RegistryError, SoilCalibration
 from backend.store import open_store
 from backend.store.base import Row, Store, StoreError
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
 CONFIG_FILE = "config.json"  # firmware/app.py CONFIG_FILE: what main.py reads at boot
 MANIFEST_FILE = "manifest.json"  # what `flash` wrote: build id and every file's sha256
 STATE_DIR = "state"  # counter, outbox, rain pulses: kept across flashes (replay protection)
@@ -319,18 +316,6 @@ def mpy_cross_binary() -> str:
     return found
 
 
-@cache
-def _deploy_module() -> ModuleType:
-    """firmware/deploy.py, whose compile step (mpy-cross -O3) the host run also uses."""
-    spec = importlib.util.spec_from_file_location(
-        "ruong_firmware_deploy", FIRMWARE_DIR / "deploy.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def wanted_on(platform: str, module: str) -> bool:
     """Whether firmware `module` goes onto a board reporting sys.platform `platform`."""
     if module in HOST_ONLY:
@@ -351,7 +336,7 @@ def build_firmware(platform: str) -> Build:
     cache = _mpy_cache(cross, version)
     with open(cache / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another ruong compiling into the same cache
-        if not _deploy_module().compile_into(str(FIRMWARE_DIR), str(cache), cross):
+        if not firmware_module("deploy").compile_into(str(FIRMWARE_DIR), str(cache), cross):
             raise TechnicianError("mpy-cross failed to compile the firmware (its error is above)")
         files = {
             f"{source.stem}.mpy": (cache / f"{source.stem}.mpy").read_bytes()
@@ -761,6 +746,14 @@ def calibrate(
     say(
         f"saved to the board's {CONFIG_FILE} and the registry; the node uses it from its next sample"
     )
+    remote = registry.config(node_id)
+    if remote is not None and "soil_cal" in remote.settings:
+        # the remote config is laid over config.json on the node: it must carry the new one too
+        newer = registry.set_config(node_id, {**remote.settings, "soil_cal": result.soil_cal})
+        say(
+            f"its remote config also set soil_cal: now version {newer.version} with the new "
+            "calibration, sent with the node's next report"
+        )
     return result
 
 

@@ -54,7 +54,9 @@ def make_transport(settings):
             ack_timeout_s=settings["ack_timeout_s"],
             max_retransmit=settings["max_retransmit"],
             response_timeout_s=settings["response_timeout_s"],
-            rx_bytes=256,  # 2.04 + a short config reply; a 64 kB heap has no 1152-byte hole
+            # 2.04 + a config downlink (every remote key: ~440 B); a 64 kB heap has no
+            # 1152-byte hole
+            rx_bytes=512,
         )
     import mqtt
 
@@ -67,6 +69,7 @@ def make_transport(settings):
         keepalive_s=keepalive_s,
         ack_timeout_s=max(settings["ack_timeout_s"], 1.0),
         max_resends=settings["max_retransmit"],
+        downlinks=True,  # the retained config on ruong/<node>/config
     )
 
 
@@ -88,8 +91,11 @@ def make_sensors(drivers, bme280=None):
     return sensors
 
 
-def run(settings, out=None):
-    """Run the configured cycles; return the exit status (EXIT_OK or EXIT_UNACKED)."""
+def run(settings, cycles_done=0):
+    """Run the configured cycles from cycle `cycles_done` on; return (unacked uplinks, cycles
+    done, carried), where carried is None when the cycles are done, or the HAL's
+    `carried()` settings when a config downlink was kept and the node must restart to put
+    it in force (on the board the deep sleep before the next cycle is that restart)."""
     drivers_on = sys.platform == "esp32" or settings["host_drivers"]
     modules = load_modules(settings["transport"], drivers_on)
     node_module = modules["node"]
@@ -115,11 +121,11 @@ def run(settings, out=None):
     modules["senml"].encode_many(settings["node"], [], settings["max_uplink_bytes"])  # buffer
     unacked = 0
 
-    cycle = 0
+    cycle = cycles_done
     next_s = settings["interval_s"]
     try:
         while settings["cycles"] == 0 or cycle < settings["cycles"]:
-            if cycle:
+            if cycle > cycles_done:
                 board.sleep_s(next_s)  # duty.next_interval_s: deep sleep on the board
             board.watchdog_feed()
             gc.collect()  # a cycle's garbage is small; collecting keeps the heap unfragmented
@@ -128,25 +134,58 @@ def run(settings, out=None):
             unacked += report.pop("unacked")
             print(json.dumps(report))
             cycle += 1
+            if node.restart and (settings["cycles"] == 0 or cycle < settings["cycles"]):
+                board.sleep_s(next_s)
+                return unacked, cycle, board.carried()
     finally:
         transport.close()
-    return EXIT_UNACKED if unacked else EXIT_OK
+    return unacked, cycle, None
+
+
+def load_settings(path):
+    """The validated settings (config.py, dropped from RAM again), or None after one line on
+    stderr naming the bad key."""
+    import config  # its code is not needed while the node runs
+
+    try:
+        return config.load_config(path)
+    except config.ConfigError as exc:
+        sys.stderr.write("bad config: %s\n" % exc)
+        return None
+    finally:
+        del sys.modules["config"]
+        config = None
+        gc.collect()
 
 
 def main(argv):
     """argv: [main.py, CONFIG] on the host; a board boots main.py without arguments and
-    reads CONFIG_FILE, the file `ruong node flash` wrote to its flash."""
+    reads CONFIG_FILE, the file `ruong node flash` wrote to its flash.
+
+    After a config downlink is kept (node.py), the host restarts softly, as the board's
+    deep-sleep reset does: every module this run imported is forgotten, the config is
+    loaded again (config.load_config puts the downlink in force or rejects it) on an empty
+    heap, and the cycles go on where they were.
+    """
     if len(argv) > 2:
         sys.stderr.write("usage: micropython main.py [CONFIG.json]\n")
         return EXIT_CONFIG
-    import config  # parsed once, then dropped: its code is not needed while the node runs
-
-    try:
-        settings = config.load_config(argv[1] if len(argv) == 2 else CONFIG_FILE)
-    except config.ConfigError as exc:
-        sys.stderr.write("bad config: %s\n" % exc)
-        return EXIT_CONFIG
-    del sys.modules["config"]
-    config = None
-    gc.collect()
-    return run(settings)
+    path = argv[1] if len(argv) == 2 else CONFIG_FILE
+    resident = list(sys.modules)  # app, main: what a restart keeps
+    unacked = 0
+    cycles_done = 0
+    carried = {}
+    while True:
+        settings = load_settings(path)
+        if settings is None:
+            return EXIT_CONFIG
+        settings.update(carried)
+        missed, cycles_done, carried = run(settings, cycles_done)
+        unacked += missed
+        if carried is None:
+            return EXIT_UNACKED if unacked else EXIT_OK
+        settings = None
+        for name in list(sys.modules):
+            if name not in resident:
+                del sys.modules[name]
+        gc.collect()

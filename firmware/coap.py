@@ -20,6 +20,7 @@ POST = const(2)  # method code 0.02
 EMPTY = const(0)
 OPT_URI_PATH = const(11)
 OPT_CONTENT_FORMAT = const(12)
+OPT_URI_QUERY = const(15)
 CF_COSE_MAC0 = const(17)  # application/cose; cose-type="cose-mac0" (RFC 9052 s11)
 MAX_MESSAGE = const(1152)  # s4.6: fits an unfragmented IPv6 datagram
 
@@ -122,6 +123,11 @@ class CoapClient:
     """Confirmable requests to one CoAP server. Also the node's `Transport` (see `send`)."""
 
     name = "coap"
+    # Transport interface for config downlinks (docs/protocol.md "Config downlink"): the
+    # newest config version the node has handled, sent as Uri-Query "c=<version>" when set;
+    # and the payload of the last non-empty 2.04 (a signed config), kept until the node takes it
+    config_seen = None
+    downlink = None
 
     def __init__(
         self,
@@ -195,6 +201,8 @@ class CoapClient:
         token = bytes(random_uint(self.token_len).to_bytes(self.token_len, "big"))
         options = [(OPT_URI_PATH, self.path.encode())]
         options.append((OPT_CONTENT_FORMAT, _uint_option(content_format)))
+        if self.config_seen is not None:
+            options.append((OPT_URI_QUERY, ("c=%d" % self.config_seen).encode()))
         request = encode_message(CON, POST, mid, token, options, payload)
         timeout_ms = self._initial_timeout_ms()
         acked = False  # an empty ACK came: stop retransmitting, wait for the response
@@ -240,13 +248,16 @@ class CoapClient:
         """Transport interface: deliver one uplink, return a result string.
 
         "2.04" (or another response code) when the gateway answered, "timeout" when it never
-        did, "error:<errno>" when the network refused.
+        did, "error:<errno>" when the network refused. A 2.04 with a payload carries a config
+        downlink: kept in `downlink`.
         """
         try:
-            code, _body = self.post(payload)
+            code, body = self.post(payload)
         except CoapTimeout:
             return "timeout"
         except OSError as exc:
             self.close()  # a fresh socket next time
             return "error:%d" % os_errno(exc)
+        if code == "2.04" and body:
+            self.downlink = body
         return code

@@ -91,3 +91,13 @@ def join(directory, name):
     if directory.endswith("/"):
         return directory + name
     return directory + "/" + name
+
+
+def write_json(path, value):
+    """Write `value` as JSON to `path` through `path`.tmp and a rename, so a power cut leaves
+    the old file or the new one, never half of one (rename is atomic on LittleFS and POSIX)."""
+    import json
+
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f)
+    os.rename(path + ".tmp", path)

@@ -7,6 +7,7 @@ sensor calibration, and host-only simulation knobs (sim_start, sim_step_s, fault
 """
 
 import json
+import sys
 
 HEX = "0123456789abcdef"
 
@@ -159,6 +160,12 @@ DUTY_KEYS = (
 )
 
 
+# what a config downlink may set (docs/protocol.md "Config downlink"): the sampling interval,
+# the duty cycle, the soil-probe calibration and the two mounting figures a technician
+# measures after installation. The rest (node, key, transport, gateway...) needs a reflash.
+REMOTE_KEYS = ("interval_s",) + DUTY_KEYS + ("soil_cal", "level_mount_m", "rain_mm_per_tip")
+
+
 def _duty(config, interval_s):
     """Duty-cycle settings (firmware/duty.py; README "Duty cycle"): intervals in s, battery
     thresholds in V, soil VWC in %, water level in m. Defaults scale with interval_s."""
@@ -167,7 +174,11 @@ def _duty(config, interval_s):
         "interval_fast_s": fast_s,
         "interval_low_s": _number(config, "interval_low_s", interval_s * 2),
         "interval_critical_s": _number(config, "interval_critical_s", interval_s * 4),
-        "interval_min_s": _number(config, "interval_min_s", min(60, fast_s)),
+        # samples are stamped in whole seconds: by default never two in one second (the
+        # second would overwrite the first in the store), unless the interval itself is shorter
+        "interval_min_s": _number(
+            config, "interval_min_s", min(interval_s, max(1.0, min(60, fast_s)))
+        ),
         "interval_max_s": _number(config, "interval_max_s", max(3600, interval_s * 4)),
         "battery_low_v": _number(config, "battery_low_v", 3.5),
         "battery_critical_v": _number(config, "battery_critical_v", 3.3),
@@ -221,13 +232,42 @@ def _faults(config):
     return faults
 
 
-def load_config(path):
-    """Read and validate the JSON config file; ConfigError on any problem."""
+def _read(path):
     try:
         with open(path) as f:
-            raw = json.load(f)
+            return json.load(f)
     except OSError as exc:
         raise ConfigError("(file)", "cannot read %s: %s" % (path, exc))
     except ValueError as exc:
         raise ConfigError("(file)", "%s is not valid JSON: %s" % (path, exc))
-    return parse_config(raw)
+
+
+def overlay(raw, remote):
+    """parse_config of the config file's dict `raw` with the REMOTE_KEYS of `remote` laid
+    over it (`raw` is left as it was); ConfigError naming the key otherwise."""
+    if not isinstance(remote, dict):
+        raise ConfigError("(remote)", "expected a JSON object")
+    merged = dict(raw)
+    for key in remote:
+        if key not in REMOTE_KEYS:
+            raise ConfigError(key, "cannot be set remotely")
+        merged[key] = remote[key]
+    return parse_config(merged)
+
+
+def load_config(path):
+    """The validated config file with the remote config in force laid over it
+    (remote_state.py); ConfigError when the file itself is bad.
+
+    Adds config_version (the remote version in force, 0: the file alone), config_seen (the
+    newest version handled: the Uri-Query the node sends, and the floor below which
+    downlinks are ignored) and config_result (what became of a pending downlink, or None).
+    """
+    raw = _read(path)
+    settings = parse_config(raw)
+    import remote_state  # only now: a bad file is refused without compiling it (64 kB)
+
+    try:
+        return remote_state.laid_over(raw, settings)
+    finally:
+        del sys.modules["remote_state"]

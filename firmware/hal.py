@@ -65,6 +65,12 @@ class HAL:
         always up."""
         return True
 
+    def carried(self):
+        """Settings a soft restart hands to the next HAL (app.main, after a config downlink):
+        what a board keeps across its reset in the RTC. The board: nothing (its RTC runs on);
+        the host's simulated clock: where it got to."""
+        return {}
+
     def watchdog_feed(self):
         """Feed the hardware watchdog (board: machine.WDT, timeout hal_esp32.watchdog_s(settings),
         longer than any stretch between feeds: cycle start, Wi-Fi waits, each uplink); a
@@ -102,6 +108,9 @@ class FieldHAL(HAL):
     def sleep_s(self, seconds):
         self.sim_s += sim_advance_s(self.step_s, self.interval_s, seconds)
         time.sleep(seconds)
+
+    def carried(self):
+        return {"sim_start": self.start_s + self.sim_s} if self.step_s else {}
 
     def read(self, t_s):
         """{name: value} at Unix second `t_s`, no flags (every simulated sensor works)."""

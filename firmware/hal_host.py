@@ -74,6 +74,9 @@ class HostHAL(HAL):
         self.sim_s += sim_advance_s(self.step_s, self.interval_s, seconds)
         time.sleep(seconds)
 
+    def carried(self):
+        return {"sim_start": self.start_s + self.sim_s} if self.step_s else {}
+
     def sleep_ms(self, ms):
         pass  # conversion delays: the simulated sensor is ready at once
 

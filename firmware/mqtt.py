@@ -1,8 +1,12 @@
 """MQTT 3.1.1 client over TCP: the node's second uplink transport (OASIS MQTT 3.1.1).
 
 Connects as client id = node id with a last will ("offline", retained, QoS 1) on
-`ruong/<node>/status`, announces "online" there (retained), and publishes each uplink QoS 1 to
-`ruong/<node>/up`, resending with DUP until the matching PUBACK (s4.3.2). The same COSE bytes
+`ruong/<node>/status`, announces "online" there (retained), subscribes QoS 1 to
+`ruong/<node>/config` when asked (`downlinks`, as the node runs it: the retained config
+downlink, docs/protocol.md "Config downlink"), and
+publishes each uplink QoS 1 to `ruong/<node>/up`, resending with DUP until the matching PUBACK
+(s4.3.2). A config PUBLISH may arrive while we wait for any acknowledgement: it is kept in
+`downlink` and PUBACKed. The same COSE bytes
 travel here as over CoAP. Durability across resets belongs to the node's outbox, not to this
 client, which therefore uses a clean session.
 """
@@ -16,6 +20,8 @@ CONNECT = const(0x10)
 CONNACK = const(0x20)
 PUBLISH = const(0x30)
 PUBACK = const(0x40)
+SUBSCRIBE = const(0x82)  # packet type 8 with the reserved flags 0b0010 (s3.8.1)
+SUBACK = const(0x90)
 PINGREQ = const(0xC0)
 PINGRESP = const(0xD0)
 DISCONNECT = const(0xE0)
@@ -89,6 +95,10 @@ class MQTTClient:
     """One connection to the broker. Also the node's `Transport` (see `send`)."""
 
     name = "mqtt"
+    # Transport interface for config downlinks: the broker redelivers the retained config on
+    # every subscribe, so the version the node has is not sent (the node ignores old ones)
+    config_seen = None
+    downlink = None  # the last non-empty PUBLISH on ruong/<node>/config, until the node takes it
 
     def __init__(
         self,
@@ -98,6 +108,7 @@ class MQTTClient:
         keepalive_s=KEEPALIVE_S,
         ack_timeout_s=ACK_TIMEOUT_S,
         max_resends=MAX_RESENDS,
+        downlinks=False,
     ):
         self.node_id = node_id
         self.host = host
@@ -107,13 +118,16 @@ class MQTTClient:
         self.max_resends = max_resends
         self.topic_up = "ruong/%s/up" % node_id
         self.topic_status = "ruong/%s/status" % node_id
+        self.topic_config = ("ruong/%s/config" % node_id).encode()
+        self.downlinks = downlinks  # subscribe to topic_config on connect (the node does)
         self.sock = None
         self.packet_id = 0
         self.resends = 0  # DUP resends over the client's life, for node_status
 
     # -- connection ------------------------------------------------------------------------
     def open(self):
-        """Connect, wait for CONNACK, announce "online" (retained). Raises MQTTError/OSError."""
+        """Connect, wait for CONNACK, announce "online" (retained); with `downlinks`, subscribe
+        to the config topic and wait for SUBACK. Raises MQTTError/OSError."""
         if self.sock is not None:
             return
         info = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_STREAM)[0]
@@ -132,6 +146,8 @@ class MQTTClient:
             if body[1] != 0:
                 raise MQTTRefused(body[1])
             self.publish(self.topic_status, b"online", retain=True)
+            if self.downlinks:
+                self.subscribe(self.topic_config)
         except BaseException:
             self._drop()
             raise
@@ -207,22 +223,47 @@ class MQTTClient:
                 self.resends += 1
                 packet = publish_packet(topic, payload, packet_id, retain, dup=True)
             self._write(packet)
-            deadline = ticks_add(ticks_ms(), int(self.ack_timeout_s * 1000))
             try:
-                while True:
-                    kind, body = self._read_packet(deadline)
-                    if (
-                        kind == PUBACK
-                        and len(body) == 2
-                        and struct.unpack(">H", body)[0] == packet_id
-                    ):
-                        return
-                    # anything else (PINGRESP, a stale PUBACK) is not what we wait for
+                self._wait_ack(PUBACK, packet_id)
+                return
             except MQTTTimeout:
                 continue
         raise MQTTTimeout(
             "no PUBACK for packet %d after %d resends" % (packet_id, self.max_resends)
         )
+
+    def subscribe(self, topic):
+        """SUBSCRIBE `topic` at QoS 1 (s3.8) and wait for its SUBACK (s3.9). A refusal
+        (return code 0x80) is not an error: the node then simply gets no configs."""
+        packet_id = self._next_packet_id()
+        body = struct.pack(">H", packet_id) + _string(topic) + b"\x01"
+        self._write(bytes((SUBSCRIBE,)) + _length(len(body)) + body)
+        return self._wait_ack(SUBACK, packet_id)[2:]
+
+    def _wait_ack(self, kind, packet_id):
+        """Body of the `kind` packet (PUBACK, SUBACK) for `packet_id`, read within
+        `ack_timeout_s`; PUBLISH packets arriving meanwhile go to `_incoming`, anything else
+        (PINGRESP, a stale acknowledgement) is skipped. MQTTTimeout when none came."""
+        deadline = ticks_add(ticks_ms(), int(self.ack_timeout_s * 1000))
+        while True:
+            first, body = self._read_packet(deadline)
+            if first & 0xF0 == PUBLISH:
+                self._incoming(first, body)
+            elif first == kind and len(body) >= 2 and body[0] << 8 | body[1] == packet_id:
+                return body
+
+    def _incoming(self, first, body):
+        """A PUBLISH from the broker (s3.3): PUBACK it when QoS 1; keep a non-empty payload
+        on the config topic as the downlink (an empty retained one means "cleared")."""
+        if len(body) < 2:
+            raise MQTTError("PUBLISH shorter than its topic length")
+        pos = 2 + (body[0] << 8 | body[1])
+        topic = body[2:pos]
+        if first & 0x06:  # QoS 1 (we subscribed with QoS 1, so never 2): has a packet id
+            self._write(bytes((PUBACK, 2)) + body[pos : pos + 2])
+            pos += 2
+        if topic == self.topic_config and len(body) > pos:
+            self.downlink = body[pos:]
 
     def send(self, payload):
         """Transport interface: publish one uplink to ruong/<node>/up, return a result string.

@@ -61,7 +61,9 @@ class Node:
     and the outbox.
 
     transport: anything with `send(payload: bytes) -> str` (coap.CoapClient,
-    mqtt.MQTTClient; an NB-IoT modem later).
+    mqtt.MQTTClient; an NB-IoT modem later); for config downlinks also `config_seen` (set
+    before sending: the newest config version handled, CoAP's Uri-Query) and `downlink` (bytes
+    or None: a signed config the gateway sent, taken and cleared after the flush).
     """
 
     def __init__(
@@ -88,12 +90,15 @@ class Node:
         self.max_uplink_bytes = max_uplink_bytes
         self.max_uplinks = max_uplinks  # per cycle: bounds the radio-on time after an outage
         self.duty_state = {}  # duty.next_interval_s memory (last battery V); RAM only
+        self.restart = False  # a config downlink is kept: app.main restarts the node
 
     def cycle(self):
         """Network up (board: Wi-Fi + NTP, bounded), sample, store, then deliver the backlog
-        oldest first; return the report {node, ctr, t, values, flags, result, bytes, sent,
-        queued, dropped, next_s, why, unacked}. Offline: the sample stays in the outbox,
-        result "offline"."""
+        oldest first, then keep a config downlink if the gateway sent one (in force from the
+        next boot: `restart`); return the report {node, ctr, t, values, flags, result, bytes,
+        sent, queued, dropped, next_s, why, config, unacked} (+ config_result when a downlink
+        was kept or rejected, or the boot put one in force). Offline: the sample stays in the
+        outbox, result "offline". `config`: the remote config version this cycle ran with."""
         online = self.hal.network_up()  # first: NTP may set the clock the sample is stamped by
         t_s = self.hal.time_s()
         if self.sensors is None:  # hal.FieldHAL: the simulated values, no drivers
@@ -129,9 +134,21 @@ class Node:
             "dropped": 0,
             "next_s": 0,
             "why": "",
+            "config": self.cfg["config_version"],
         }
+        if self.cfg["config_result"]:  # what the boot made of last cycle's downlink
+            report["config_result"] = self.cfg["config_result"]
+            self.cfg["config_result"] = None
         if online:
+            self.transport.config_seen = self.cfg["config_seen"]  # CoAP: Uri-Query c=<seen>
             self.flush(report)
+        downlink = self.transport.downlink
+        if downlink is not None:
+            self.transport.downlink = None
+            result = self.take_config(downlink)
+            downlink = None
+            if result is not None:
+                report["config_result"] = result
         # duty is loaded for this call only, so its code is not in RAM while the radio works
         import duty
 
@@ -140,6 +157,23 @@ class Node:
         report["queued"] = self.outbox.pending
         report["dropped"] = self.outbox.dropped
         return report
+
+    def take_config(self, message):
+        """Verify a config downlink and keep it for the next boot (remote.py, loaded for this
+        call only); sets `restart` when one was kept. Returns "pending:<version>",
+        "rejected:<reason>", or None when it is not newer than any handled (ignored: MQTT
+        redelivers the retained config)."""
+        gc.collect()
+        import remote
+
+        result = remote.take(self.cfg, message)
+        remote = None
+        for name in ("remote", "cbor_decode"):
+            if name in sys.modules:
+                del sys.modules[name]
+        gc.collect()
+        self.restart = result is not None and result.startswith("pending")
+        return result
 
     def flush(self, done):
         """Send pending samples, oldest first, several per pack, until the outbox is empty,

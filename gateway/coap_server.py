@@ -4,6 +4,9 @@
 stored once); 4.00 malformed, 4.01 bad MAC, unknown/revoked node or replay, 4.13 too large
 (reason code in the payload); 5.03 with Max-Age when the gateway cannot make it durable now
 (spool over its bound), so the node keeps the sample and retries later.
+
+A 2.04 carries the node's config downlink as its payload when the registry has a newer
+version than the one the node names in its Uri-Query `c=` (gateway/downlink.py).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import aiocoap
 from aiocoap import resource
 from aiocoap.numbers.codes import Code
 
+from gateway.downlink import ConfigDownlinks, kid_of, version_hint
 from gateway.ingest import Ingest, NotDurable
 from gateway.uplink import MAX_UPLINK_BYTES, UplinkRejected
 
@@ -31,9 +35,10 @@ _CODES = {
 class UplinkResource(resource.Resource):
     """`/r`: the uplink endpoint."""
 
-    def __init__(self, ingest: Ingest) -> None:
+    def __init__(self, ingest: Ingest, downlinks: ConfigDownlinks | None) -> None:
         super().__init__()
         self.ingest = ingest
+        self.downlinks = downlinks
 
     async def needs_blockwise_assembly(self, request: aiocoap.Message) -> bool:
         return False  # an uplink fits one datagram; a Block1 transfer is refused, not assembled
@@ -64,25 +69,34 @@ class UplinkResource(resource.Resource):
             response = aiocoap.Message(code=Code.SERVICE_UNAVAILABLE, payload=b"overloaded")
             response.opt.max_age = exc.retry_after_s
             return response
+        running = version_hint(request.opt.uri_query)
+        if self.downlinks is not None and running is not None:
+            downlink = self.downlinks.for_node(kid_of(request.payload), running)
+            if downlink is not None:
+                return aiocoap.Message(
+                    code=Code.CHANGED, payload=downlink, content_format=COSE_MAC0_FORMAT
+                )
         return aiocoap.Message(code=Code.CHANGED)
 
 
-def site(ingest: Ingest) -> resource.Site:
+def site(ingest: Ingest, downlinks: ConfigDownlinks | None = None) -> resource.Site:
     """The CoAP site tree, declared in one place."""
     root = resource.Site()
     root.add_resource(
         [".well-known", "core"], resource.WKCResource(root.get_resources_as_linkheader)
     )
-    root.add_resource(["r"], UplinkResource(ingest))
+    root.add_resource(["r"], UplinkResource(ingest, downlinks))
     return root
 
 
-async def start_coap(ingest: Ingest, host: str, port: int) -> aiocoap.Context:
+async def start_coap(
+    ingest: Ingest, host: str, port: int, downlinks: ConfigDownlinks | None = None
+) -> aiocoap.Context:
     """Bind the CoAP server; the caller shuts the returned context down."""
     # Plain UDP only: aiocoap would otherwise also open CoAP-over-TCP and WebSocket listeners
     # on ports nobody configured.
     context = await aiocoap.Context.create_server_context(
-        site(ingest), bind=(host, port), transports=["udp6"]
+        site(ingest, downlinks), bind=(host, port), transports=["udp6"]
     )
     log.info("CoAP listening on coap://%s:%d/r", host, port)
     return context

@@ -188,6 +188,13 @@ class Ingest:
             peer,
             exc.reason,
             exc.detail,
+            extra={
+                "event": "uplink_rejected",
+                "transport": transport,
+                "peer": peer,
+                "reason": exc.reason,
+                "detail": exc.detail,
+            },
         )
 
     def _verify(self, items: list[Received]) -> _Verified:

@@ -14,15 +14,18 @@ from backend.config import Settings
 from backend.registry import Registry
 from backend.store import open_store
 from gateway.coap_server import start_coap
+from gateway.downlink import ConfigDownlinks, publish_configs
 from gateway.ingest import Ingest
-from gateway.mqtt_client import run_mqtt
+from gateway.mqtt_client import default_client_id, run_mqtt
 from gateway.spool import Spool
 
 log = logging.getLogger("ruong.gateway")
 
-# The event loop does many short syscalls (paho reads a packet with ~3 recv calls) while the
-# spool and store threads run; after each syscall the loop waits for the GIL up to the switch
-# interval (default 5 ms). 0.5 ms measured +20-40% uplinks/s over MQTT (bench/ingest.py).
+# The event loop does many short syscalls (aiocoap's datagrams; paho's reads, though those are
+# now buffered, gateway/paho_tuning.py) while the spool and store threads run; after each
+# syscall the loop waits for the GIL up to the switch interval (default 5 ms). 0.5 ms measured
+# +20-40% uplinks/s over MQTT before the reads were buffered (bench/ingest.py); with them the
+# difference is within the noise, and the CoAP path still makes a syscall per uplink.
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 
@@ -38,11 +41,14 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
     store = open_store(settings.store)
     spool = Spool(settings.spool_path)
     ingest = Ingest(registry, spool, store, settings.spool_max_mb * 1024 * 1024)
+    downlinks = ConfigDownlinks(registry, ingest.metrics.registry)
+    downlinks.reload()  # before the first uplink is answered
     coap_context = None
     metrics_server = None
     tasks: list[asyncio.Task[None]] = [
         asyncio.create_task(ingest.writer.run()),
         asyncio.create_task(ingest.report()),
+        asyncio.create_task(downlinks.run()),
     ]
     try:
         if settings.metrics is not None:
@@ -53,7 +59,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
                 "metrics on http://%s:%d/metrics", settings.metrics.host, settings.metrics.port
             )
         if settings.coap is not None:
-            coap_context = await start_coap(ingest, settings.coap.host, settings.coap.port)
+            coap_context = await start_coap(
+                ingest, settings.coap.host, settings.coap.port, downlinks
+            )
         if settings.mqtt is not None:
             tasks.append(
                 asyncio.create_task(
@@ -65,6 +73,8 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
                     )
                 )
             )
+            client_id = settings.mqtt_client_id or default_client_id()
+            tasks.append(asyncio.create_task(publish_configs(downlinks, settings.mqtt, client_id)))
         depth, _ = spool.depth()
         log.info(
             "gateway ready store=%s spool=%s (%d uplinks waiting)",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import httpx
 import pytest
 
 from backend.config import Settings, load_settings
@@ -86,6 +87,10 @@ class GatewayProcess:
 
     def log(self) -> str:
         return self.process.log_path.read_text(errors="replace")
+
+    def metrics_text(self) -> str:
+        """The gateway's /metrics page (Prometheus text format)."""
+        return httpx.get(f"{self.settings.metrics_bind}/metrics", timeout=5).text
 
     def start(self) -> None:
         """(Re)start the process with the same config: same ports, spool and registry."""

@@ -10,6 +10,7 @@ from pycose.keys import SymmetricKey
 from pycose.messages import Mac0Message
 
 from backend.registry import NodeInfo
+from gateway.downlink import sign_config
 from gateway.uplink import decode_uplink
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "protocol.md"
@@ -60,3 +61,21 @@ def test_gateway_accepts_the_vector_and_refuses_a_flipped_bit() -> None:
     tampered = bytearray(vector("uplink"))
     tampered[-20] ^= 1  # inside the payload
     assert not pycose_mac0(bytes(tampered)).verify_tag()
+
+
+CONFIG_SETTINGS = {"interval_s": 600, "soil_cal": [2650, 5.0, 1380, 46.5]}
+
+
+def test_config_downlink_vector_verifies_with_pycose() -> None:
+    assert cbor2.loads(vector("config_payload")) == CONFIG_SETTINGS
+    message = pycose_mac0(vector("config"))
+    message.external_aad = b"ruong config"
+    assert message.verify_tag()
+    assert message.payload == vector("config_payload")
+    assert cbor2.loads(message.phdr_encoded) == {1: 4, 6: b"\x03"}  # version 3
+    message.external_aad = b""  # as an uplink's MAC it does not verify
+    assert not message.verify_tag()
+
+
+def test_gateway_signs_the_documented_downlink() -> None:
+    assert sign_config(KEY, "n0a1b2c3d", 3, CONFIG_SETTINGS) == vector("config")

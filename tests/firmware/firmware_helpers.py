@@ -162,3 +162,48 @@ class UdpPeer:
         self.stop.set()
         self.thread.join(2)
         self.sock.close()
+
+
+def coap_options(raw: bytes) -> list[tuple[int, bytes]]:
+    """The (number, value) options of a CoAP message (RFC 7252 s3.1), in order."""
+    pos = 4 + (raw[0] & 0x0F)
+    number = 0
+    options = []
+    while pos < len(raw) and raw[pos] != 0xFF:
+        byte = raw[pos]
+        pos += 1
+        fields = []
+        for nibble in (byte >> 4, byte & 0x0F):
+            if nibble == 13:
+                fields.append(raw[pos] + 13)
+                pos += 1
+            elif nibble == 14:
+                fields.append(int.from_bytes(raw[pos : pos + 2], "big") + 269)
+                pos += 2
+            else:
+                fields.append(nibble)
+        number += fields[0]
+        options.append((number, raw[pos : pos + fields[1]]))
+        pos += fields[1]
+    return options
+
+
+def uri_queries(raw: bytes) -> list[str]:
+    """The Uri-Query options (number 15) of a CoAP message, as text."""
+    return [value.decode() for number, value in coap_options(raw) if number == 15]
+
+
+def mqtt_packet(conn: socket.socket) -> tuple[int, bytes]:
+    """One MQTT control packet from a socket: (first byte, body)."""
+    first = conn.recv(1)[0]
+    length, shift = 0, 0
+    while True:
+        byte = conn.recv(1)[0]
+        length |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            break
+    body = b""
+    while len(body) < length:
+        body += conn.recv(length - len(body))
+    return first, body

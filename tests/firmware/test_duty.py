@@ -81,6 +81,18 @@ def test_each_rule_with_the_defaults(mp) -> None:
     ]
 
 
+def test_by_default_no_two_samples_share_a_second(mp) -> None:
+    # samples are stamped in whole seconds: the fast interval's default floor is 1 s, unless
+    # the configured interval is itself shorter (tests) or the floor is set explicitly
+    cases = [
+        ({"interval_s": 1.5}, calm(rain=1.0), {}),
+        ({"interval_s": 0.3}, calm(rain=1.0), {}),
+        ({"interval_s": 1.5, "interval_min_s": 0.2}, calm(rain=1.0), {}),
+    ]
+    got = [(s, why) for s, why, _ in choose(mp, cases)]
+    assert got == [(1.0, "rain"), (0.3, "rain"), (0.5, "rain")]
+
+
 def test_a_missing_battery_reading_uses_the_last_one(mp) -> None:
     values = calm(rain=1.0)
     del values["battery"]
@@ -171,14 +183,14 @@ def test_report_line_shows_the_next_interval_and_why(mp, tmp_path: Path) -> None
         gateway=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",
         ack_timeout_s=0.02,
         max_retransmit=0,
-        interval_s=0.2,
+        interval_s=6,
         cycles=1,
         soil_vwc_alert=0.0,  # keep the soil rule out of the way
         water_level_alert_m=-0.15,
         water_level_near_m=0.5,  # every paddy level counts as near
     )
     near = reports(mp.main(config).stdout)
-    assert [(r["next_s"], r["why"]) for r in near] == [(pytest.approx(0.2 / 3), "water_level")]
+    assert [(r["next_s"], r["why"]) for r in near] == [(2.0, "water_level")]
     config = write_config(
         tmp_path,
         gateway=f"coap://127.0.0.1:{free_port(socket.SOCK_DGRAM)}",

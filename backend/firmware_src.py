@@ -1,0 +1,27 @@
+"""The firmware's source tree, and its pure modules loaded into CPython.
+
+The firmware is MicroPython, not a package of this project; the host tools load the few of
+its modules that are plain Python (config validation, the mpy-cross step) from their files,
+so the node and the tools share one implementation.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from functools import cache
+from pathlib import Path
+from types import ModuleType
+
+FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
+
+
+@cache
+def firmware_module(name: str) -> ModuleType:
+    """firmware/<name>.py as a module (named `ruong_firmware_<name>`, so it shadows nothing)."""
+    spec = importlib.util.spec_from_file_location(
+        f"ruong_firmware_{name}", FIRMWARE_DIR / f"{name}.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
