@@ -18,6 +18,9 @@ bench/nodered.py for what it does and does not do) on the same broker, into a si
 `nodered` of the same influxd, measured the same way, and its paced 1,000/s run; the table ends
 with the ratio gateway (b) / Node-RED (d). `--no-node-red` skips (d); the first run installs
 Node-RED with npm into ~/.cache/ruong-bench/node-red.
+After each unpaced gateway run a note gives the CPU that gateway 1, mosquitto, influxd and this
+process (publishers and watcher) spent per uplink, with the load average: on a small shared
+machine uplinks/s swing from run to run, CPU per uplink much less, and the four share the cores.
 Not a test: figures depend on the machine; run it before and after a change.
 """
 
@@ -26,6 +29,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
+import selectors
 import shutil
 import statistics
 import sys
@@ -44,29 +49,39 @@ from backend.services import start_influxd, start_mosquitto
 from backend.store.base import Point, line_protocol
 from bench import nodered
 from gateway.ingest import uplink_points
+from gateway.paho_tuning import BufferedSocket, buffer_reads, share_property_tables
 from gateway.uplink import decode_uplink
 from tests.conftest import GatewayProcess, start_gateway
 from tests.faults import Sample, Traffic, coap_send
 
 POLL_S = 0.02
 STALL_S = 30.0
+# QoS 1 publishes outstanding per publisher. paho's `_update_inflight` walks every message it
+# holds (in flight and queued) on each PUBACK; with 1000 in flight and the rest of the run queued
+# behind them that cost the publishers ~200 µs of CPU per message, more than the gateway, on the
+# 2 cores they share with it. Now a publisher sends only once the PUBACK of its message
+# PUBLISH_WINDOW back came, so paho holds at most this many. The broker acks publishes itself,
+# so this does not limit what reaches the gateway (its own Receive Maximum does).
+PUBLISH_WINDOW = 50
 
 
-def count_readings(http: str, db: str) -> int:
-    resp = httpx.get(
-        f"{http}/query", params={"db": db, "q": "SELECT COUNT(soil_vwc) FROM readings"}
-    )
+def count_readings(http: httpx.Client, db: str) -> int:
+    resp = http.get("/query", params={"db": db, "q": "SELECT COUNT(soil_vwc) FROM readings"})
     series = resp.json()["results"][0].get("series")
     return int(series[0]["values"][0][1]) if series else 0
 
 
 class Watcher(threading.Thread):
-    """Polls the readings count; records when each count was first seen."""
+    """Polls the readings count; records when each count was first seen.
+
+    One HTTP client for all polls: `httpx.get` builds a client (and its TLS context) per call,
+    ~5 ms of CPU taken from the gateway under test every 20 ms.
+    """
 
     def __init__(self, http: str, db: str, count: int) -> None:
         super().__init__(daemon=True)
-        self.http, self.db = http, db
-        self.base = count_readings(http, db)  # readings from earlier runs
+        self.http, self.db = httpx.Client(base_url=http), db
+        self.base = count_readings(self.http, db)  # readings from earlier runs
         self.target = self.base + count
         self.seen: list[tuple[float, int]] = []
 
@@ -80,6 +95,7 @@ class Watcher(threading.Thread):
                 count, progress = new, now
             self.seen.append((now, new))
             time.sleep(POLL_S)
+        self.http.close()
 
     @property
     def stored(self) -> int:
@@ -99,6 +115,32 @@ class Watcher(threading.Thread):
             if j < len(self.seen):
                 out.append(self.seen[j][0] - t_sent)
         return out
+
+
+def cpu_seconds(pid: int | None = None) -> float:
+    """User + system CPU time (s) used so far by process `pid` (default: this one), from /proc."""
+    if pid is None:
+        return sum(os.times()[:2])
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
+
+
+class CpuMeter:
+    """CPU per uplink of each process of a run: where the machine's cores went.
+
+    On a small shared machine the uplinks/s of one run swing with whatever else runs; the CPU
+    each process spent per uplink moves far less, and says which part to make cheaper.
+    """
+
+    def __init__(self, pids: dict[str, int | None]) -> None:
+        self.pids = pids
+        self.start = {name: cpu_seconds(pid) for name, pid in pids.items()}
+
+    def note(self, name: str, uplinks: int) -> str:
+        used = {k: cpu_seconds(pid) - self.start[k] for k, pid in self.pids.items()}
+        per = ", ".join(f"{k} {s / uplinks * 1e6:.0f}" for k, s in used.items())
+        load = " ".join(f"{x:.2f}" for x in os.getloadavg())
+        return f"{name}: CPU µs per uplink: {per}; load average {load}"
 
 
 def make_uplinks(registry: Registry, nodes: int, count: int, transport: str) -> list[Sample]:
@@ -148,6 +190,40 @@ def nodered_messages(uplinks: list[Sample]) -> list[tuple[str, bytes]]:
     return out
 
 
+def _publisher(port: int, client_id: str, selector: selectors.BaseSelector) -> mqtt.Client:
+    """A connected paho client driven by the caller's `selector` (no loop thread)."""
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
+    client.max_inflight_messages_set(PUBLISH_WINDOW)
+    client.max_queued_messages_set(0)
+    buffer_reads(client)
+    client.connect("127.0.0.1", port)
+    sock = client.socket()
+    assert isinstance(sock, BufferedSocket), sock
+    selector.register(sock, selectors.EVENT_READ, client)
+    while not client.is_connected():  # CONNACK
+        _read(selector, 1.0)
+    return client
+
+
+def _read(selector: selectors.BaseSelector, timeout_s: float) -> None:
+    """Let paho handle every packet (PUBACKs) that arrived within `timeout_s`."""
+    for key, _ in selector.select(timeout_s):
+        client: mqtt.Client = key.data
+        client.loop_read()
+        while isinstance(sock := client.socket(), BufferedSocket) and sock.pending():
+            client.loop_read()
+    for key in selector.get_map().values():
+        key.data.loop_misc()  # keepalive
+        if key.data.want_write():  # what a full socket buffer did not take at publish time
+            key.data.loop_write()
+
+
+def all_acked(published: list[mqtt.MQTTMessageInfo], window: int) -> bool:
+    """Whether the broker PUBACKed every publish, given that each was sent only once the one
+    `window` before it was PUBACKed (so only the last `window` can be outstanding)."""
+    return all(info.is_published() for info in published[-window:])
+
+
 def run_mqtt(
     port: int,
     messages: list[tuple[str, bytes]],
@@ -157,30 +233,38 @@ def run_mqtt(
 ):
     """Publish QoS 1 round-robin from `publishers` clients (paced at `rate`/s if given).
 
+    The clients run on this thread, not on paho's loop threads: with a thread per client every
+    message cost a GIL hand-over or two, and the load generator took more CPU than the gateway
+    it measures. Each client has at most PUBLISH_WINDOW publishes not yet PUBACKed.
+
     Returns (messages/s until the watcher saw the last point, publish->queryable latencies).
     """
-    clients = []
-    for i in range(publishers):
-        c = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"bench-{i}")
-        c.max_inflight_messages_set(1000)
-        c.max_queued_messages_set(0)
-        c.connect("127.0.0.1", port)
-        c.loop_start()
-        clients.append(c)
+    share_property_tables()  # as in the gateway: paho decodes each PUBACK's properties
+    selector = selectors.DefaultSelector()
+    clients = [_publisher(port, f"bench-{i}", selector) for i in range(publishers)]
     sent_at: list[float] = []
+    published: list[mqtt.MQTTMessageInfo] = []
+    window = PUBLISH_WINDOW * publishers  # round-robin: k - window went to the same client as k
     watcher.start()
     started = time.perf_counter()
-    for k, (topic, payload) in enumerate(messages):
-        if rate is not None:
-            delay = started + k / rate - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-        sent_at.append(time.perf_counter())
-        clients[k % publishers].publish(topic, payload, qos=1)
+    k = 0
+    while watcher.is_alive() and not (k == len(messages) and all_acked(published, window)):
+        timeout_s = 1.0
+        while k < len(messages):
+            if k >= window and not published[k - window].is_published():
+                break
+            if rate is not None and started + k / rate > time.perf_counter():
+                timeout_s = started + k / rate - time.perf_counter()
+                break
+            topic, payload = messages[k]
+            sent_at.append(time.perf_counter())
+            published.append(clients[k % publishers].publish(topic, payload, qos=1))
+            k += 1
+        _read(selector, max(timeout_s, 0.0))
     watcher.join()
     for c in clients:
-        c.loop_stop()
         c.disconnect()
+    selector.close()
     return watcher.stored / (watcher.done_at - started), watcher.latencies(sent_at)
 
 
@@ -253,7 +337,17 @@ def main(argv: list[str] | None = None) -> int:
 
     def mqtt_row(name: str, port: int, msgs, rate: float | None, db: str = "ruong") -> float:
         watcher = Watcher(influx.http, db, len(msgs))
+        meter = CpuMeter(
+            {
+                "gateway 1": gateway.process.proc.pid,
+                "mosquitto": broker.proc.pid,
+                "influxd": influx.proc.pid,
+                "bench (publishers, watcher)": None,
+            }
+        )
         got, lat = run_mqtt(port, msgs, args.publishers, rate, watcher)
+        if rate is None and db == "ruong":  # the Node-RED runs do not use the gateway
+            notes.append(meter.note(name, len(msgs)))
         rows.append((name, None if rate else got, lat))
         if watcher.stored < len(msgs):
             notes.append(

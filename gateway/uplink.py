@@ -12,7 +12,6 @@ import io
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from hashlib import sha256
 
 import cbor2
 
@@ -92,8 +91,11 @@ def mac_structure(protected: bytes, payload: bytes, external_aad: bytes = b"") -
 
 
 def mac_tag(key: bytes, protected: bytes, payload: bytes) -> bytes:
-    """HMAC 256/64: HMAC-SHA256 over the MAC_structure, truncated to 8 bytes (RFC 9053 s3.1)."""
-    return hmac.new(key, mac_structure(protected, payload), sha256).digest()[:8]
+    """HMAC 256/64: HMAC-SHA256 over the MAC_structure, truncated to 8 bytes (RFC 9053 s3.1).
+
+    `hmac.digest` is OpenSSL's one-shot HMAC: about half the cost of `hmac.new(...).digest()`.
+    """
+    return hmac.digest(key, mac_structure(protected, payload), "sha256")[:8]
 
 
 def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: float) -> Uplink:
