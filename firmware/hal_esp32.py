@@ -4,8 +4,9 @@ rain gauge's reed switch, RTC memory and deep sleep. Only imported when sys.plat
 
 Rain tips are counted two ways, both into RTC memory (which survives deep sleep, not power
 loss): while awake, a falling-edge interrupt through drivers.debounce; while asleep, the
-reed switch is an ext0 wake source, and `boot()` counts the tip and goes back to sleep
-without a sampling cycle (booting takes far longer than any contact bounce).
+reed switch is a deep-sleep wake source (ext0, or GPIO wake on the C3), and `boot()` counts
+the tip and goes back to sleep without a sampling cycle (booting takes far longer than any
+contact bounce).
 """
 
 import struct
@@ -272,11 +273,16 @@ class Esp32HAL(HAL):
         time.sleep_ms(ms)
 
     def sleep_s(self, seconds):
-        """Deep sleep until the next cycle, waking early (ext0) on a rain tip."""
+        """Deep sleep until the next cycle, waking early on a rain tip: ext0 on the classic
+        ESP32; deep-sleep GPIO wake on chips without ext0 (the C3: GPIO0-5 only, which the
+        pin map checks). MicroPython builds each function only where the chip has it."""
         import esp32
 
         self._rtc_store(self.rain[0], self.time_s() + int(seconds))
         if self.power is not None:
             self.power.value(1)  # sensors off; the gate pull-up keeps them off while asleep
-        esp32.wake_on_ext0(self.rain_pin, esp32.WAKEUP_ALL_LOW)
+        if hasattr(esp32, "wake_on_ext0"):
+            esp32.wake_on_ext0(self.rain_pin, esp32.WAKEUP_ALL_LOW)
+        else:
+            esp32.wake_on_gpio((self.rain_pin,), esp32.WAKEUP_ALL_LOW)
         machine.deepsleep(int(seconds * 1000))
