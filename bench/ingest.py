@@ -30,7 +30,6 @@ import argparse
 import asyncio
 import json
 import os
-import selectors
 import shutil
 import statistics
 import sys
@@ -41,27 +40,22 @@ from pathlib import Path
 
 import aiocoap
 import httpx
-import paho.mqtt.client as mqtt
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.registry import Registry
 from backend.services import start_influxd, start_mosquitto
 from backend.store.base import Point, line_protocol
 from bench import nodered
+from bench.mqtt_load import publish_all
 from gateway.ingest import uplink_points
-from gateway.paho_tuning import BufferedSocket, buffer_reads, share_property_tables
 from gateway.uplink import decode_uplink
 from tests.conftest import GatewayProcess, start_gateway
 from tests.faults import Sample, Traffic, coap_send
 
 POLL_S = 0.02
 STALL_S = 30.0
-# QoS 1 publishes outstanding per publisher. paho's `_update_inflight` walks every message it
-# holds (in flight and queued) on each PUBACK; with 1000 in flight and the rest of the run queued
-# behind them that cost the publishers ~200 µs of CPU per message, more than the gateway, on the
-# 2 cores they share with it. Now a publisher sends only once the PUBACK of its message
-# PUBLISH_WINDOW back came, so paho holds at most this many. The broker acks publishes itself,
-# so this does not limit what reaches the gateway (its own Receive Maximum does).
+# QoS 1 publishes outstanding per publisher (the broker acknowledges them itself, so this
+# does not limit what reaches the gateway: its own Receive Maximum does)
 PUBLISH_WINDOW = 50
 
 
@@ -190,40 +184,6 @@ def nodered_messages(uplinks: list[Sample]) -> list[tuple[str, bytes]]:
     return out
 
 
-def _publisher(port: int, client_id: str, selector: selectors.BaseSelector) -> mqtt.Client:
-    """A connected paho client driven by the caller's `selector` (no loop thread)."""
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=client_id)
-    client.max_inflight_messages_set(PUBLISH_WINDOW)
-    client.max_queued_messages_set(0)
-    buffer_reads(client)
-    client.connect("127.0.0.1", port)
-    sock = client.socket()
-    assert isinstance(sock, BufferedSocket), sock
-    selector.register(sock, selectors.EVENT_READ, client)
-    while not client.is_connected():  # CONNACK
-        _read(selector, 1.0)
-    return client
-
-
-def _read(selector: selectors.BaseSelector, timeout_s: float) -> None:
-    """Let paho handle every packet (PUBACKs) that arrived within `timeout_s`."""
-    for key, _ in selector.select(timeout_s):
-        client: mqtt.Client = key.data
-        client.loop_read()
-        while isinstance(sock := client.socket(), BufferedSocket) and sock.pending():
-            client.loop_read()
-    for key in selector.get_map().values():
-        key.data.loop_misc()  # keepalive
-        if key.data.want_write():  # what a full socket buffer did not take at publish time
-            key.data.loop_write()
-
-
-def all_acked(published: list[mqtt.MQTTMessageInfo], window: int) -> bool:
-    """Whether the broker PUBACKed every publish, given that each was sent only once the one
-    `window` before it was PUBACKed (so only the last `window` can be outstanding)."""
-    return all(info.is_published() for info in published[-window:])
-
-
 def run_mqtt(
     port: int,
     messages: list[tuple[str, bytes]],
@@ -231,40 +191,16 @@ def run_mqtt(
     rate: float | None,
     watcher: Watcher,
 ):
-    """Publish QoS 1 round-robin from `publishers` clients (paced at `rate`/s if given).
-
-    The clients run on this thread, not on paho's loop threads: with a thread per client every
-    message cost a GIL hand-over or two, and the load generator took more CPU than the gateway
-    it measures. Each client has at most PUBLISH_WINDOW publishes not yet PUBACKed.
+    """Publish QoS 1 round-robin from `publishers` connections (paced at `rate`/s if given),
+    at most PUBLISH_WINDOW unacknowledged on each (bench/mqtt_load.py).
 
     Returns (messages/s until the watcher saw the last point, publish->queryable latencies).
     """
-    share_property_tables()  # as in the gateway: paho decodes each PUBACK's properties
-    selector = selectors.DefaultSelector()
-    clients = [_publisher(port, f"bench-{i}", selector) for i in range(publishers)]
-    sent_at: list[float] = []
-    published: list[mqtt.MQTTMessageInfo] = []
-    window = PUBLISH_WINDOW * publishers  # round-robin: k - window went to the same client as k
     watcher.start()
-    started = time.perf_counter()
-    k = 0
-    while watcher.is_alive() and not (k == len(messages) and all_acked(published, window)):
-        timeout_s = 1.0
-        while k < len(messages):
-            if k >= window and not published[k - window].is_published():
-                break
-            if rate is not None and started + k / rate > time.perf_counter():
-                timeout_s = started + k / rate - time.perf_counter()
-                break
-            topic, payload = messages[k]
-            sent_at.append(time.perf_counter())
-            published.append(clients[k % publishers].publish(topic, payload, qos=1))
-            k += 1
-        _read(selector, max(timeout_s, 0.0))
+    started, sent_at = publish_all(
+        port, messages, publishers, rate, PUBLISH_WINDOW, watcher.is_alive
+    )
     watcher.join()
-    for c in clients:
-        c.disconnect()
-    selector.close()
     return watcher.stored / (watcher.done_at - started), watcher.latencies(sent_at)
 
 

@@ -145,46 +145,62 @@ def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: 
     return uplink
 
 
+_NUMBERS = (int, float)  # exact types, as cbor2 decodes them: bool is not a number here
+
+
+def _number(record: Mapping[int, object], label: int, what: str, i: int, name: object) -> float:
+    """The finite number under `label` (SenML `what`) of record `i`; UplinkRejected otherwise."""
+    number = record[label]
+    if type(number) not in _NUMBERS:
+        raise UplinkRejected("bad_senml", f"record {i} ({name}): {what} is not a number")
+    if not math.isfinite(number):  # type: ignore[arg-type]
+        raise UplinkRejected("bad_senml", f"record {i} ({name}): {what} is not finite")
+    return number  # type: ignore[return-value]
+
+
 def _read_senml(pack: object, uplink: Uplink, now_s: float) -> None:
-    """Resolve a SenML pack (RFC 8428 s4.6) into uplink.samples, validating each record."""
+    """Resolve a SenML pack (RFC 8428 s4.6) into uplink.samples, validating each record.
+
+    The hot loop of the gateway (one pass per record of every uplink): exact type checks and
+    each base field checked once where it is set, which bench/ingest.py measured at about
+    half the cost of checking every field of every record through the ABCs.
+    """
     if not (isinstance(pack, list | tuple) and pack):
         raise UplinkRejected("bad_senml", "SenML pack must be a non-empty array")
-    base_name, base_time = "", 0.0
+    base_time: float = 0
     expected_bn = uplink.node.node + ":"
+    samples = uplink.samples
+    earliest, latest = now_s - MAX_AGE_S, now_s + MAX_FUTURE_S
     for i, record in enumerate(pack):
-        if not isinstance(record, Mapping):
+        if type(record) is not dict and not isinstance(record, Mapping):
             raise UplinkRejected("bad_senml", f"record {i} is not a map")
-        if SENML_BN in record:
-            base_name = record[SENML_BN]
-            if base_name != expected_bn:
-                raise UplinkRejected("name_mismatch", f"bn {base_name!r} != {expected_bn!r}")
+        name = record.get(SENML_N)
+        if SENML_BN in record and record[SENML_BN] != expected_bn:
+            raise UplinkRejected("name_mismatch", f"bn {record[SENML_BN]!r} != {expected_bn!r}")
         if SENML_BT in record:
-            base_time = record[SENML_BT]
-        name, unit, value = record.get(SENML_N), record.get(SENML_U), record.get(SENML_V)
-        t = record.get(SENML_T, 0)
-        if not isinstance(name, str):
+            base_time = _number(record, SENML_BT, "bt", i, name)
+        if type(name) is not str:
             raise UplinkRejected("bad_senml", f"record {i} has no name")
-        for label, number in (("v", value), ("t", t), ("bt", base_time)):
-            if isinstance(number, bool) or not isinstance(number, int | float):
-                raise UplinkRejected("bad_senml", f"record {i} ({name}): {label} is not a number")
-            if not math.isfinite(number):
-                raise UplinkRejected("bad_senml", f"record {i} ({name}): {label} is not finite")
+        if SENML_V not in record:
+            raise UplinkRejected("bad_senml", f"record {i} ({name}): v is not a number")
+        value = _number(record, SENML_V, "v", i, name)
+        when = base_time + (_number(record, SENML_T, "t", i, name) if SENML_T in record else 0)
         quantity = QUANTITIES.get(name)
         if quantity is None:
             raise UplinkRejected("unknown_quantity", f"{name!r} is not in the vocabulary")
+        unit = record.get(SENML_U)
         if unit is not None and unit != quantity.unit:
             raise UplinkRejected("wrong_unit", f"{name} in {unit!r}, expected {quantity.unit!r}")
         if not quantity.low <= value <= quantity.high:
             raise UplinkRejected(
                 "out_of_range", f"{name}={value} outside [{quantity.low}, {quantity.high}]"
             )
-        when = base_time + t
         if abs(when) < SENML_RELATIVE_LIMIT:
             when += now_s
-        if when > now_s + MAX_FUTURE_S:
+        if when > latest:
             raise UplinkRejected(
                 "future_time", f"{name} sampled {when - now_s:.0f} s in the future"
             )
-        if when < now_s - MAX_AGE_S:
+        if when < earliest:
             raise UplinkRejected("too_old", f"{name} sampled {(now_s - when) / 86400:.0f} days ago")
-        uplink.samples.setdefault(round(when * 1000), {})[name] = float(value)
+        samples.setdefault(round(when * 1000), {})[name] = float(value)
