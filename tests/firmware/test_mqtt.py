@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
-from firmware_helpers import FIRMWARE_DIR, HEAP, NODE_ID, lookup_for, node_info
+from firmware_helpers import FIRMWARE_DIR, HEAP, NODE_ID, lookup_for, mqtt_packet, node_info
 
 from gateway.uplink import decode_uplink
 
@@ -109,22 +109,6 @@ def test_broker_down_is_a_result_not_a_crash(mp) -> None:
     assert out[0] == "error:111"  # ECONNREFUSED, reported per cycle
 
 
-def read_packet(conn) -> tuple[int, bytes]:
-    """One MQTT control packet from a socket: (first byte, body)."""
-    first = conn.recv(1)[0]
-    length, shift = 0, 0
-    while True:
-        byte = conn.recv(1)[0]
-        length |= (byte & 0x7F) << shift
-        shift += 7
-        if not byte & 0x80:
-            break
-    body = b""
-    while len(body) < length:
-        body += conn.recv(length - len(body))
-    return first, body
-
-
 @pytest.mark.micropython
 def test_publish_is_resent_with_dup_until_puback(mp) -> None:
     import socket
@@ -138,7 +122,7 @@ def test_publish_is_resent_with_dup_until_puback(mp) -> None:
         conn, _ = listener.accept()
         with conn:
             while True:
-                first, body = read_packet(conn)
+                first, body = mqtt_packet(conn)
                 seen.append((first, body))
                 if first == 0x10:
                     conn.sendall(b"\x20\x02\x00\x00")  # CONNACK accepted
