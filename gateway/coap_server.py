@@ -6,7 +6,8 @@ stored once); 4.00 malformed, 4.01 bad MAC, unknown/revoked node or replay, 4.13
 (spool over its bound), so the node keeps the sample and retries later.
 
 A 2.04 carries the node's config downlink as its payload when the registry has a newer
-version than the one the node names in its Uri-Query `c=` (gateway/downlink.py).
+version than the newest the node says it has handled, in its Uri-Query `c=`
+(gateway/downlink.py).
 """
 
 from __future__ import annotations
@@ -69,9 +70,9 @@ class UplinkResource(resource.Resource):
             response = aiocoap.Message(code=Code.SERVICE_UNAVAILABLE, payload=b"overloaded")
             response.opt.max_age = exc.retry_after_s
             return response
-        running = version_hint(request.opt.uri_query)
-        if self.downlinks is not None and running is not None:
-            downlink = self.downlinks.for_node(kid_of(request.payload), running)
+        handled = version_hint(request.opt.uri_query)
+        if self.downlinks is not None and handled is not None:
+            downlink = self.downlinks.for_node(kid_of(request.payload), handled)
             if downlink is not None:
                 return aiocoap.Message(
                     code=Code.CHANGED, payload=downlink, content_format=COSE_MAC0_FORMAT

@@ -36,7 +36,8 @@ log = logging.getLogger("ruong.gateway.downlink")
 
 CONFIG_AAD = b"ruong config"
 CONFIG_TOPIC = "ruong/{node}/config"
-CONFIG_QUERY = "c="  # CoAP Uri-Query of an uplink: the version the node runs ("c=0": none)
+# CoAP Uri-Query of an uplink: the newest config version the node has handled ("c=0": none)
+CONFIG_QUERY = "c="
 REFRESH_S = 5.0  # how often the gateway rereads the registry's configs
 
 
@@ -68,8 +69,8 @@ def kid_of(uplink: bytes) -> str:
 
 
 def version_hint(uri_query: tuple[str, ...]) -> int | None:
-    """The config version an uplink's Uri-Query says the node runs; None when it says none
-    (firmware that does not take configs) or says it badly."""
+    """The newest config version an uplink's Uri-Query says the node has handled; None when
+    it says none (firmware that does not take configs) or says it badly."""
     for item in uri_query:
         if item.startswith(CONFIG_QUERY) and item[len(CONFIG_QUERY) :].isdigit():
             return int(item[len(CONFIG_QUERY) :])
@@ -101,32 +102,40 @@ class ConfigDownlinks:
             registry=metrics,
         )
 
-    def reload(self) -> bool:
-        """Reread the registry (blocking); True when any node's config changed."""
+    def _read(self) -> dict[str, Signed]:
+        """Every node's newest config, signed (blocking: registry queries)."""
         keys = {n.node: n.key for n in self.registry.nodes() if not n.revoked}
-        signed = {
+        return {
             c.node: Signed(c.version, sign_config(keys[c.node], c.node, c.version, c.settings))
             for c in self.registry.configs()
             if c.node in keys
         }
+
+    def _install(self, signed: dict[str, Signed]) -> bool:
+        """Serve `signed` from now on (on the event loop's thread); True when it changed."""
         if signed == self.signed:
             return False
         self.signed = signed
         self.changed.set()
         return True
 
-    def for_node(self, node: str, running: int | None) -> bytes | None:
-        """The downlink for `node` if it runs an older version than the registry's, else None
-        (also for a node that gave no version: its firmware takes no configs)."""
+    def reload(self) -> bool:
+        """Reread the registry now (blocking, before the servers start); True on a change."""
+        return self._install(self._read())
+
+    def for_node(self, node: str, handled: int | None) -> bytes | None:
+        """The downlink for `node` if the newest version it has handled is older than the
+        registry's, else None (also for a node that gave no version: its firmware takes no
+        configs)."""
         newest = self.signed.get(node)
-        if newest is None or running is None or running >= newest.version:
+        if newest is None or handled is None or handled >= newest.version:
             return None
         self.sent.labels("coap").inc()
         log.info(
-            "config v%d sent to %s over CoAP (it runs v%d)",
+            "config v%d sent to %s over CoAP (it has v%d)",
             newest.version,
             node,
-            running,
+            handled,
             extra={"event": "config_sent", "node": node, "version": newest.version},
         )
         return newest.message
@@ -134,7 +143,7 @@ class ConfigDownlinks:
     async def run(self, period_s: float = REFRESH_S) -> None:
         """Reread the registry every `period_s` seconds, forever."""
         while True:
-            if await asyncio.to_thread(self.reload):
+            if self._install(await asyncio.to_thread(self._read)):
                 log.info("config downlinks: %d nodes have a config", len(self.signed))
             await asyncio.sleep(period_s)
 
