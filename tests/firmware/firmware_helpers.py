@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiocoap
+
 from backend.registry import NodeInfo
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
@@ -164,33 +166,9 @@ class UdpPeer:
         self.sock.close()
 
 
-def coap_options(raw: bytes) -> list[tuple[int, bytes]]:
-    """The (number, value) options of a CoAP message (RFC 7252 s3.1), in order."""
-    pos = 4 + (raw[0] & 0x0F)
-    number = 0
-    options = []
-    while pos < len(raw) and raw[pos] != 0xFF:
-        byte = raw[pos]
-        pos += 1
-        fields = []
-        for nibble in (byte >> 4, byte & 0x0F):
-            if nibble == 13:
-                fields.append(raw[pos] + 13)
-                pos += 1
-            elif nibble == 14:
-                fields.append(int.from_bytes(raw[pos : pos + 2], "big") + 269)
-                pos += 2
-            else:
-                fields.append(nibble)
-        number += fields[0]
-        options.append((number, raw[pos : pos + fields[1]]))
-        pos += fields[1]
-    return options
-
-
 def uri_queries(raw: bytes) -> list[str]:
-    """The Uri-Query options (number 15) of a CoAP message, as text."""
-    return [value.decode() for number, value in coap_options(raw) if number == 15]
+    """The Uri-Query options of a CoAP message, as aiocoap (an independent decoder) reads them."""
+    return list(aiocoap.Message.decode(raw).opt.uri_query)
 
 
 def mqtt_packet(conn: socket.socket) -> tuple[int, bytes]:
