@@ -93,11 +93,16 @@ def join(directory, name):
     return directory + "/" + name
 
 
+def write_atomic(path, text):
+    """Write `text` to `path` through `path`.tmp and a rename, so a power cut leaves the old
+    file or the new one, never half of one (rename is atomic on LittleFS and POSIX)."""
+    with open(path + ".tmp", "w") as f:
+        f.write(text)
+    os.rename(path + ".tmp", path)
+
+
 def write_json(path, value):
-    """Write `value` as JSON to `path` through `path`.tmp and a rename, so a power cut leaves
-    the old file or the new one, never half of one (rename is atomic on LittleFS and POSIX)."""
+    """`write_atomic` of `value` as JSON."""
     import json
 
-    with open(path + ".tmp", "w") as f:
-        json.dump(value, f)
-    os.rename(path + ".tmp", path)
+    write_atomic(path, json.dumps(value))

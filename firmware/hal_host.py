@@ -15,12 +15,11 @@ in counts ("water 40"); the tests write it between `ruong node calibrate`'s prom
 "bme280": ..., "ds18b20": "crc" | "absent", "soil": "open", "leaf": "open", "level": "no_echo"}.
 """
 
-import os
 import time
 
 import drivers
 import sim_wire
-from compat import join, path_exists
+from compat import join, path_exists, write_atomic
 from hal import HAL, sim_advance_s, unix_time_s
 
 ENODEV = 19
@@ -189,10 +188,7 @@ class HostHAL(HAL):
         return int(parts[0]), (int(parts[1]) if len(parts) > 1 else None)
 
     def _write_pulses(self, count, last_ms):
-        tmp = self.pulse_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d %d\n" % (count, -1 if last_ms is None else last_ms))
-        os.rename(tmp, self.pulse_path)
+        write_atomic(self.pulse_path, "%d %d\n" % (count, -1 if last_ms is None else last_ms))
 
     def _rain_edges(self, t_s, tips):
         """Feed `tips` bucket tips before `t_s`, each closing the reed switch twice (bounce

@@ -11,7 +11,7 @@ import sys
 
 import cose
 import senml
-from compat import join, path_exists
+from compat import join, path_exists, write_atomic
 
 ACKED = ("2.04", "puback")  # results meaning "the gateway has it durably"
 # the gateway read the uplink and will never take it as it is (4.00 malformed / out of
@@ -28,7 +28,6 @@ class Counter:
 
     def __init__(self, state_dir):
         self.path = join(state_dir, "counter")
-        self.tmp_path = self.path + ".tmp"
         if not path_exists(state_dir):
             os.mkdir(state_dir)
 
@@ -50,9 +49,7 @@ class Counter:
         """Increment, persist (write-then-rename, so a reset mid-write keeps the old value),
         and return the new counter value."""
         value = self.read() + 1
-        with open(self.tmp_path, "w") as f:
-            f.write("%d\n" % value)
-        os.rename(self.tmp_path, self.path)
+        write_atomic(self.path, "%d\n" % value)
         return value
 
 

@@ -18,7 +18,7 @@ import binascii
 import os
 import struct
 
-from compat import const, join, path_exists
+from compat import const, join, path_exists, write_atomic
 
 _HEAD = "<HI"
 _HEAD_LEN = const(6)
@@ -110,10 +110,7 @@ class Outbox:
         self.torn = 0
 
     def _save_ack(self):
-        tmp = self.ack_path + ".tmp"
-        with open(tmp, "w") as f:
-            f.write("%d %d\n" % (self.done_seq, self.dropped))
-        os.rename(tmp, self.ack_path)
+        write_atomic(self.ack_path, "%d %d\n" % (self.done_seq, self.dropped))
 
     # -- the outbox interface --------------------------------------------------------------
     def append(self, t_s, values):

@@ -17,6 +17,7 @@ import sys
 import app
 import config
 import drivers
+from compat import write_json
 
 MARK = "RUONG "
 # Settings to read the sensors with when the config file is missing or invalid: the check
@@ -155,8 +156,5 @@ def save_soil_cal(cal, path=app.CONFIG_FILE):
     except (OSError, ValueError, TypeError) as exc:  # ConfigError is a ValueError
         _emit({"error": str(exc)})
         return
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(raw, f)
-    os.rename(tmp, path)
+    write_json(path, raw)
     _emit({"saved": cal})
