@@ -4,8 +4,8 @@ sockets, at most `window` unacknowledged per publisher, PUBACKs counted.
 On the 2-core bench machine the load generator shares the cores with the system it measures.
 paho, even driven from one thread, spent ~100 us of CPU per message here (its message objects,
 callbacks and per-PUBACK bookkeeping), close to the gateway's own cost; real nodes are other
-devices. So the bench sends what the nodes send (firmware/mqtt.py's MQTT 3.1.1 framing, QoS 1,
-clean session) with nearly no work per message: every packet is encoded before the clock
+devices. So the bench sends what the nodes send (firmware/mqtt.py's MQTT 3.1.1 packets, built
+by its own encoders: QoS 1, clean session) with nearly no work per message: every packet is encoded before the clock
 starts, and a publisher's packets of one round go out in one `sendall`. This is a load
 generator only; the product's MQTT clients stay paho (gateway) and firmware/mqtt.py (node).
 """
@@ -15,40 +15,20 @@ from __future__ import annotations
 import selectors
 import socket
 import struct
+import sys
 import time
 from collections import deque
 from collections.abc import Callable
 
-PUBACK = 0x40
-CONNACK = 0x20
+from backend.firmware_src import FIRMWARE_DIR
 
+if str(FIRMWARE_DIR) not in sys.path:
+    sys.path.append(str(FIRMWARE_DIR))  # appended: never shadows an installed package
+import mqtt as node_mqtt  # the node's own MQTT 3.1.1 framing (firmware/mqtt.py)
 
-def _remaining_length(n: int) -> bytes:
-    """MQTT 3.1.1 s2.2.3: 7 bits per byte, high bit = more."""
-    out = bytearray()
-    while True:
-        byte, n = n & 0x7F, n >> 7
-        out.append(byte | (0x80 if n else 0))
-        if not n:
-            return bytes(out)
-
-
-def _string(data: bytes) -> bytes:
-    return struct.pack(">H", len(data)) + data
-
-
-def connect_packet(client_id: str, keepalive_s: int = 60) -> bytes:
-    """CONNECT, protocol level 4 (3.1.1), clean session (s3.1)."""
-    body = (
-        _string(b"MQTT") + struct.pack(">BBH", 4, 0x02, keepalive_s) + _string(client_id.encode())
-    )
-    return b"\x10" + _remaining_length(len(body)) + body
-
-
-def publish_packet(topic: str, payload: bytes, packet_id: int) -> bytes:
-    """PUBLISH QoS 1 (s3.3)."""
-    body = _string(topic.encode()) + struct.pack(">H", packet_id) + payload
-    return b"\x32" + _remaining_length(len(body)) + body
+PUBACK = node_mqtt.PUBACK
+CONNACK = node_mqtt.CONNACK
+KEEPALIVE_S = 60
 
 
 class Publisher:
@@ -56,7 +36,7 @@ class Publisher:
 
     def __init__(self, port: int, client_id: str) -> None:
         self.sock = socket.create_connection(("127.0.0.1", port))
-        self.sock.sendall(connect_packet(client_id))
+        self.sock.sendall(node_mqtt.connect_packet(client_id, KEEPALIVE_S))
         connack = self.sock.recv(4)
         if len(connack) != 4 or connack[0] != CONNACK or connack[3] != 0:
             raise ConnectionError(f"{client_id}: broker refused the connection: {connack!r}")
@@ -113,7 +93,7 @@ def publish_all(
     """
     clients = [Publisher(port, f"bench-{i}") for i in range(publishers)]
     packets = [
-        publish_packet(topic, payload, (k // publishers) % 0xFFFF + 1)
+        node_mqtt.publish_packet(topic, payload, (k // publishers) % 0xFFFF + 1)
         for k, (topic, payload) in enumerate(messages)
     ]
     selector = selectors.DefaultSelector()
