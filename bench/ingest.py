@@ -40,7 +40,6 @@ from pathlib import Path
 
 import aiocoap
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 from backend.registry import Registry
 from backend.services import start_influxd, start_mosquitto
@@ -239,14 +238,9 @@ def pct(values: list[float], q: float) -> float:
 
 def stored_by(gateway: GatewayProcess) -> int:
     """Uplinks this gateway spooled as new over MQTT, from its /metrics."""
-    text = httpx.get(f"{gateway.settings.metrics_bind}/metrics", timeout=5).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == "ruong_uplinks_total" and sample.labels == {
-                "transport": "mqtt",
-                "outcome": "stored",
-            }:
-                return int(sample.value)
+    for labels, value in gateway.samples("ruong_uplinks_total"):
+        if labels == {"transport": "mqtt", "outcome": "stored"}:
+            return int(value)
     return 0
 
 

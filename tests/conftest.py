@@ -16,6 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from backend.config import Settings, load_settings
 from backend.registry import Registry
@@ -91,6 +92,15 @@ class GatewayProcess:
     def metrics_text(self) -> str:
         """The gateway's /metrics page (Prometheus text format)."""
         return httpx.get(f"{self.settings.metrics_bind}/metrics", timeout=5).text
+
+    def samples(self, name: str) -> list[tuple[dict[str, str], float]]:
+        """(labels, value) of each sample called `name` on the gateway's /metrics."""
+        return [
+            (sample.labels, sample.value)
+            for family in text_string_to_metric_families(self.metrics_text())
+            for sample in family.samples
+            if sample.name == name
+        ]
 
     def start(self) -> None:
         """(Re)start the process with the same config: same ports, spool and registry."""

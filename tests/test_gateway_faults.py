@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import aiocoap
-import httpx
 import pytest
 
 from backend.services import InfluxServer, start_influxd, start_mosquitto
@@ -38,11 +37,9 @@ def provision(gateway: GatewayProcess, n: int, transport: str) -> list:
 
 def metric(gateway: GatewayProcess, name: str) -> float:
     """One unlabelled sample from the gateway's /metrics."""
-    assert gateway.settings.metrics is not None
-    text = httpx.get(f"{gateway.settings.metrics_bind}/metrics", timeout=5).text
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
+    for labels, value in gateway.samples(name):
+        if not labels:
+            return value
     raise AssertionError(f"{name} not in /metrics")
 
 

@@ -23,9 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import aiocoap
-import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from backend.registry import NodeInfo, Registry
 from backend.services import InfluxServer, MosquittoServer, start_mosquitto
@@ -85,20 +83,16 @@ def pair(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> It
 
 def uplink_counts(gateway: GatewayProcess) -> dict[str, float]:
     """`ruong_uplinks_total` by outcome for MQTT, from the gateway's /metrics."""
-    text = httpx.get(f"{gateway.settings.metrics_bind}/metrics", timeout=5).text
-    out: dict[str, float] = {}
-    for family in text_string_to_metric_families(text):
-        for s in family.samples:
-            if s.name == "ruong_uplinks_total" and s.labels["transport"] == "mqtt":
-                out[s.labels["outcome"]] = s.value
-    return out
+    return {
+        labels["outcome"]: value
+        for labels, value in gateway.samples("ruong_uplinks_total")
+        if labels["transport"] == "mqtt"
+    }
 
 
 def spool_depth(gateway: GatewayProcess) -> float:
-    text = httpx.get(f"{gateway.settings.metrics_bind}/metrics", timeout=5).text
-    for family in text_string_to_metric_families(text):
-        if family.name == "ruong_spool_uplinks":
-            return family.samples[0].value
+    for _labels, value in gateway.samples("ruong_spool_uplinks"):
+        return value
     raise AssertionError("ruong_spool_uplinks not in /metrics")
 
 
