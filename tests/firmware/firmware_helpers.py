@@ -53,7 +53,10 @@ class MicroPython:
                 cwd=FIRMWARE_DIR,
                 check=False,
             )
-        assert proc.returncode == 0, f"micropython exit {proc.returncode}:\n{proc.stderr}"
+        # the unix port prints an uncaught exception's traceback on stdout
+        assert proc.returncode == 0, (
+            f"micropython exit {proc.returncode}:\n{proc.stderr}{proc.stdout[-2000:]}"
+        )
         return proc
 
     def main(

@@ -210,13 +210,16 @@ def test_read_all_turns_failures_into_flags(fw) -> None:
 
 # --- the same drivers on MicroPython, fed at the raw level by the simulated field ---------
 
+# Modules are imported the way the node imports them (app.load_modules: largest first, with a
+# collection between): compiling from source in an already-fragmented heap is what fails.
 HOST_SCRIPT = """
-import json, drivers, hal_host, senml, app, sim_field
+import json, app
+m = app.load_modules("coap", host_drivers=True)
 cfg = json.loads(%r)
-h = hal_host.HostHAL(cfg)
-truth = sim_field.Field(cfg['field'], cfg['seed']).sample(h.time_s())
-import bme280
-values, flags = drivers.read_all(h, cfg, app.make_sensors(drivers, bme280), senml.QUANTITIES)
+h = m["hal_host"].HostHAL(cfg)
+truth = m["sim_field"].Field(cfg['field'], cfg['seed']).sample(h.time_s())
+sensors = app.make_sensors(m["drivers"], m["bme280"])
+values, flags = m["drivers"].read_all(h, cfg, sensors, m["senml"].QUANTITIES)
 print(json.dumps([values, flags, truth]))
 """
 
