@@ -21,11 +21,10 @@ from gateway.spool import Spool
 
 log = logging.getLogger("ruong.gateway")
 
-# The event loop does many short syscalls (aiocoap's datagrams; paho's reads, though those are
-# now buffered, gateway/paho_tuning.py) while the spool and store threads run; after each
-# syscall the loop waits for the GIL up to the switch interval (default 5 ms). 0.5 ms measured
-# +20-40% uplinks/s over MQTT before the reads were buffered (bench/ingest.py); with them the
-# difference is within the noise, and the CoAP path still makes a syscall per uplink.
+# The event loop makes many short syscalls (aiocoap's datagrams, one per CoAP uplink) while the
+# spool and store threads run; after each syscall the loop waits for the GIL up to the switch
+# interval (default 5 ms). 0.5 ms measured +20-40% uplinks/s when MQTT reads were a syscall per
+# packet too (bench/ingest.py); MQTT reads now take every packet that arrived at once.
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 

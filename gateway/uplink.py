@@ -46,10 +46,9 @@ REASONS: dict[str, str] = {
     "out_of_range": BAD_REQUEST,
     "future_time": BAD_REQUEST,
     "too_old": BAD_REQUEST,
-    "topic_mismatch": BAD_REQUEST,
-    "replay": UNAUTHORIZED,
+    "topic_mismatch": BAD_REQUEST,  # MQTT: ruong/<node>/up names another node than the kid
+    "replay": UNAUTHORIZED,  # counter below the node's replay window (gateway/spool.py)
     "content_format": BAD_FORMAT,  # CoAP: a Content-Format other than 17
-    "not_bytes": BAD_REQUEST,  # MQTT: a payload aiomqtt did not hand over as bytes  # counter below the node's replay window (gateway/spool.py)  # MQTT: ruong/<node>/up names another node than the kid
 }
 
 
