@@ -134,7 +134,7 @@ class _Connection(asyncio.Protocol):
                     raise wire.MqttProtocolError(f"unexpected packet type {kind}")
             if len(received) > before:
                 self.inbox.arrived.set()
-        except (wire.MqttProtocolError, IndexError) as exc:
+        except wire.MqttProtocolError as exc:
             self._end(MqttError(f"not MQTT from the broker: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
