@@ -100,6 +100,7 @@ def test_influxdb_down_for_30_s_mid_stream(tmp_path: Path) -> None:
             stored = wait_until_stored(gateway, acked)
             assert stored == expected_times(acked)  # every acked sample, exactly once
             assert len(acked) > 300
+            print(f"InfluxDB down {OUTAGE_S} s: {len(acked)} acknowledged, each stored once")
             assert "store write failed" in gateway.log()
         finally:
             gateway.process.stop()
@@ -141,6 +142,7 @@ def test_gateway_sigkill_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> N
         assert len(acked) == traffic.sent == 480
         stored = wait_until_stored(gateway, acked)
         assert stored == expected_times(acked)  # every acknowledged sample, exactly once
+        print(f"gateway SIGKILLed: {len(acked)} acknowledged, each stored once")
     finally:
         gateway.process.stop()
 
@@ -168,6 +170,7 @@ def test_broker_restart_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> No
         stored = wait_until_stored(gateway, publisher.acked)
         assert stored == expected_times(publisher.acked)
         assert gateway.log().count("MQTT subscribed") >= 2  # it reconnected
+        print(f"broker restarted: {len(publisher.acked)} PUBACKed, each stored once")
     finally:
         if publisher is not None:
             publisher.close()

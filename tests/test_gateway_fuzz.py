@@ -116,3 +116,8 @@ def test_fuzz_over_both_transports(gateway: GatewayProcess, mosquitto: Mosquitto
     finally:
         store.close()
     gateway.process.check_alive()
+    print(
+        f"fuzz: {sum(expected.values())} bad inputs, each counted by reason "
+        f"({', '.join(f'{k} {v}' for k, v in sorted(expected.items()))}); "
+        f"{len(coap_good)} CoAP + {len(mqtt_good)} MQTT valid uplinks between them stored"
+    )
