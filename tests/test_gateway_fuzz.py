@@ -15,6 +15,7 @@ import pytest
 from backend.registry import NodeInfo
 from backend.services import MosquittoServer
 from backend.store import open_store
+from gateway.spool import REPLAY_WINDOW
 from tests.conftest import GatewayProcess, wait_until
 from tests.faults import MqttPublisher, Sample, Traffic, coap_send, expected_times, stored_times
 from tests.uplinks import cose_mac0, senml_pack, uplink
@@ -24,11 +25,23 @@ pytestmark = pytest.mark.services
 N_BAD = int(os.environ.get("RUONG_FUZZ_N", "10000"))  # per transport
 
 
-def bad_inputs(rng: random.Random, node: NodeInfo, n: int) -> list[tuple[str, bytes]]:
-    """(expected reason, bytes) for `n` malformed, forged, replayed or invalid uplinks."""
+def bad_inputs(
+    rng: random.Random, node: NodeInfo, replayed: NodeInfo, n: int
+) -> list[tuple[str, bytes]]:
+    """(expected reason, bytes) for `n` malformed, forged, replayed or invalid uplinks.
+
+    `replayed` must already have an uplink stored with a counter above REPLAY_WINDOW + 100:
+    its replays are correctly signed, valid, and carry a counter below the window.
+    """
     now = int(time.time())
     good = uplink(node.key, node.node, 1, now, {"soil_vwc": 30.0})
     makers = [
+        (
+            "replay",
+            lambda: uplink(
+                replayed.key, replayed.node, rng.randint(1, 99), now - 60, {"soil_vwc": 30.0}
+            ),
+        ),
         ("malformed_cbor", lambda: bytes([0x9F]) + rng.randbytes(rng.randint(0, 40))),
         ("malformed_cbor", lambda: good[: rng.randint(1, len(good) - 1)]),
         ("bad_mac", lambda: uplink(rng.randbytes(32), node.node, 1, now, {"soil_vwc": 30.0})),
@@ -58,16 +71,35 @@ def test_fuzz_over_both_transports(gateway: GatewayProcess, mosquitto: Mosquitto
     registry = gateway.registry()
     coap_nodes = [registry.provision("test-farm", f"c-{i}", "coap") for i in range(3)]
     mqtt_nodes = [registry.provision("test-farm", f"m-{i}", "mqtt") for i in range(3)]
+    coap_replayed = registry.provision("test-farm", "c-replayed", "coap")
+    mqtt_replayed = registry.provision("test-farm", "m-replayed", "mqtt")
     registry.close()
     gateway.process.wait_for_log("MQTT subscribed", 20)
-    coap_bad = bad_inputs(rng, coap_nodes[0], N_BAD)
-    mqtt_bad = bad_inputs(rng, mqtt_nodes[0], N_BAD)
+    coap_bad = bad_inputs(rng, coap_nodes[0], coap_replayed, N_BAD)
+    mqtt_bad = bad_inputs(rng, mqtt_nodes[0], mqtt_replayed, N_BAD)
     coap_traffic, mqtt_traffic = Traffic(coap_nodes), Traffic(mqtt_nodes)
-    coap_good: list[Sample] = []
+    # the newest uplink of each replayed node, stored first: the replays fall below its window
+    latest = REPLAY_WINDOW + 100
+    now = int(time.time())
+    coap_good = [
+        Sample(
+            coap_replayed,
+            latest,
+            now,
+            uplink(coap_replayed.key, coap_replayed.node, latest, now, {"soil_vwc": 31.0}),
+        )
+    ]
+    mqtt_latest = Sample(
+        mqtt_replayed,
+        latest,
+        now,
+        uplink(mqtt_replayed.key, mqtt_replayed.node, latest, now, {"soil_vwc": 31.0}),
+    )
 
     async def coap_stream() -> None:
         ctx = await aiocoap.Context.create_client_context()
         try:
+            assert await coap_send(ctx, gateway.coap_port, coap_good[0], 10) == "2.04"
             for start in range(0, len(coap_bad), 50):
                 chunk = [
                     coap_send(ctx, gateway.coap_port, Sample(coap_nodes[0], 0, 0, data), 10)
@@ -84,9 +116,12 @@ def test_fuzz_over_both_transports(gateway: GatewayProcess, mosquitto: Mosquitto
 
     publisher = MqttPublisher(mosquitto.port, client_id="fuzz-publisher")
     try:
-        mqtt_good: list[Sample] = []
-        for i, (_, data) in enumerate(mqtt_bad):
-            publisher.publish(Sample(mqtt_nodes[0], 0, 0, data))
+        mqtt_good = [mqtt_latest]
+        publisher.publish(mqtt_latest)
+        wait_until(lambda: len(publisher.acked) >= 1, 20, "the newest uplink PUBACKed")
+        for i, (reason, data) in enumerate(mqtt_bad):
+            sender = mqtt_replayed if reason == "replay" else mqtt_nodes[0]  # its own topic
+            publisher.publish(Sample(sender, 0, 0, data))
             if i % 50 == 0:
                 sample = mqtt_traffic.next()
                 publisher.publish(sample)
