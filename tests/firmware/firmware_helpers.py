@@ -174,6 +174,42 @@ def uri_queries(raw: bytes) -> list[str]:
     return list(aiocoap.Message.decode(raw).opt.uri_query)
 
 
+class FakeBroker:
+    """A one-connection MQTT 3.1.1 broker on a thread, for the exchanges Mosquitto will not
+    stage: it records every packet in `seen`, accepts CONNECT, stops at DISCONNECT, and hands
+    every other packet to `respond(conn, first byte, body)`."""
+
+    def __init__(self, respond: Callable[[socket.socket, int, bytes], None]) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port: int = self.listener.getsockname()[1]
+        self.seen: list[tuple[int, bytes]] = []
+        self.thread = threading.Thread(target=self._serve, args=(respond,), daemon=True)
+        self.thread.start()
+
+    def _serve(self, respond: Callable[[socket.socket, int, bytes], None]) -> None:
+        conn, _ = self.listener.accept()
+        with conn:
+            while True:
+                first, body = mqtt_packet(conn)
+                self.seen.append((first, body))
+                if first == 0x10:
+                    conn.sendall(b"\x20\x02\x00\x00")  # CONNACK accepted
+                elif first == 0xE0:
+                    return
+                else:
+                    respond(conn, first, body)
+
+    def close(self) -> None:
+        self.thread.join(5)
+        self.listener.close()
+
+
+def publish_topic_and_id(body: bytes) -> tuple[bytes, bytes]:
+    """(topic, packet id) of a QoS 1 PUBLISH body."""
+    topic_len = int.from_bytes(body[:2], "big")
+    return body[2 : 2 + topic_len], body[2 + topic_len : 4 + topic_len]
+
+
 def mqtt_packet(conn: socket.socket) -> tuple[int, bytes]:
     """One MQTT control packet from a socket: (first byte, body)."""
     first = conn.recv(1)[0]

@@ -10,7 +10,15 @@ from collections.abc import Iterator
 
 import paho.mqtt.client as paho
 import pytest
-from firmware_helpers import FIRMWARE_DIR, HEAP, NODE_ID, lookup_for, mqtt_packet, node_info
+from firmware_helpers import (
+    FIRMWARE_DIR,
+    HEAP,
+    NODE_ID,
+    FakeBroker,
+    lookup_for,
+    node_info,
+    publish_topic_and_id,
+)
 
 from gateway.uplink import decode_uplink
 
@@ -112,38 +120,22 @@ def test_broker_down_is_a_result_not_a_crash(mp) -> None:
 @pytest.mark.micropython
 def test_publish_is_resent_with_dup_until_puback(mp) -> None:
     import socket
-    import threading
 
-    listener = socket.create_server(("127.0.0.1", 0))
-    port = listener.getsockname()[1]
-    seen: list[tuple[int, bytes]] = []
+    def respond(conn: socket.socket, first: int, body: bytes) -> None:
+        if first & 0xF0 == 0x30:
+            publishes = [f for f, _ in broker.seen if f & 0xF0 == 0x30]
+            # PUBACK "online" at once; the uplink only on its second (DUP) send
+            if len(publishes) != 2:
+                conn.sendall(b"\x40\x02" + publish_topic_and_id(body)[1])
 
-    def broker() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            while True:
-                first, body = mqtt_packet(conn)
-                seen.append((first, body))
-                if first == 0x10:
-                    conn.sendall(b"\x20\x02\x00\x00")  # CONNACK accepted
-                elif first & 0xF0 == 0x30:
-                    topic_len = int.from_bytes(body[:2], "big")
-                    packet_id = body[2 + topic_len : 4 + topic_len]
-                    publishes = [f for f, _ in seen if f & 0xF0 == 0x30]
-                    # PUBACK "online" at once; the uplink only on its second (DUP) send
-                    if len(publishes) != 2:
-                        conn.sendall(b"\x40\x02" + packet_id)
-                elif first == 0xE0:
-                    return
-
-    thread = threading.Thread(target=broker, daemon=True)
-    thread.start()
-    script = uplink_script(port).replace("keepalive_s=30", "keepalive_s=30, ack_timeout_s=0.3")
+    broker = FakeBroker(respond)
+    script = uplink_script(broker.port).replace(
+        "keepalive_s=30", "keepalive_s=30, ack_timeout_s=0.3"
+    )
     out = mp.run(script).stdout.split()
-    thread.join(5)
-    listener.close()
+    broker.close()
     assert out[0] == "puback"
-    connect, online, first_up, dup_up, disconnect = seen
+    connect, online, first_up, dup_up, disconnect = broker.seen
     assert connect[0] == 0x10 and connect[1][:7] == b"\x00\x04MQTT\x04"
     assert connect[1][7] == 0x2E  # clean session, will flag, will QoS 1, will retain
     assert online[0] == 0x33  # PUBLISH QoS 1 retained

@@ -11,7 +11,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -22,11 +21,12 @@ from firmware_helpers import (
     KEY,
     NODE_ID,
     Datagram,
+    FakeBroker,
     UdpPeer,
     coap_bytes,
     lookup_for,
-    mqtt_packet,
     node_info,
+    publish_topic_and_id,
     reports,
     uri_queries,
     write_config,
@@ -403,38 +403,26 @@ c.close()
 def test_mqtt_client_takes_config_publishes_while_waiting(mp) -> None:
     """A fake broker: the config arrives QoS 1 before the SUBACK, an empty (cleared) one and
     one on another topic while the uplink waits for its PUBACK; every QoS 1 one is PUBACKed."""
-    listener = socket.create_server(("127.0.0.1", 0))
-    seen: list[tuple[int, bytes]] = []
 
     def publish(topic: bytes, payload: bytes, packet_id: int) -> bytes:
         body = len(topic).to_bytes(2, "big") + topic + packet_id.to_bytes(2, "big") + payload
         return bytes((0x33, len(body))) + body
 
-    def broker() -> None:
-        conn, _ = listener.accept()
-        with conn:
-            while True:
-                first, body = mqtt_packet(conn)
-                seen.append((first, body))
-                if first == 0x10:
-                    conn.sendall(b"\x20\x02\x00\x00")
-                elif first == 0x82:
-                    conn.sendall(publish(b"ruong/n0a1b2c3d/config", b"config-v1", 7))
-                    conn.sendall(b"\x90\x03" + body[:2] + b"\x01")
-                elif first & 0xF0 == 0x30:
-                    topic_len = int.from_bytes(body[:2], "big")
-                    if body[2 : 2 + topic_len].endswith(b"/up"):
-                        conn.sendall(publish(b"ruong/n0a1b2c3d/config", b"", 8))
-                        conn.sendall(publish(b"ruong/other/config", b"not ours", 9))
-                    conn.sendall(b"\x40\x02" + body[2 + topic_len : 4 + topic_len])
-                elif first == 0xE0:
-                    return
+    def respond(conn: socket.socket, first: int, body: bytes) -> None:
+        if first == 0x82:
+            conn.sendall(publish(b"ruong/n0a1b2c3d/config", b"config-v1", 7))
+            conn.sendall(b"\x90\x03" + body[:2] + b"\x01")
+        elif first & 0xF0 == 0x30:
+            topic, packet_id = publish_topic_and_id(body)
+            if topic.endswith(b"/up"):
+                conn.sendall(publish(b"ruong/n0a1b2c3d/config", b"", 8))
+                conn.sendall(publish(b"ruong/other/config", b"not ours", 9))
+            conn.sendall(b"\x40\x02" + packet_id)
 
-    thread = threading.Thread(target=broker, daemon=True)
-    thread.start()
-    out = mp.run(MQTT_SCRIPT % (NODE_ID, listener.getsockname()[1])).stdout.split()
-    thread.join(5)
-    listener.close()
+    broker = FakeBroker(respond)
+    out = mp.run(MQTT_SCRIPT % (NODE_ID, broker.port)).stdout.split()
+    broker.close()
+    seen = broker.seen
     assert out == ["puback", "b'config-v1'"]
     kinds = [first for first, _ in seen]
     assert kinds[:3] == [0x10, 0x32 | 0x01, 0x82]  # CONNECT, "online" retained, SUBSCRIBE
