@@ -165,8 +165,9 @@ class _Connection(asyncio.Protocol):
         try:
             return await asyncio.wait_for(asyncio.shield(waiter), timeout_s)
         except TimeoutError:
-            self._end(MqttNoAnswer(f"no answer in {timeout_s:.0f} s"))
-            raise MqttNoAnswer(f"no answer in {timeout_s:.0f} s") from None
+            error = MqttNoAnswer(f"no answer in {timeout_s:.0f} s")
+            self._end(error)
+            raise error from None
 
     def close(self) -> None:
         """DISCONNECT (the session stays on the broker) and close."""
