@@ -154,7 +154,7 @@ def load_settings(path):
         return None
     finally:
         del sys.modules["config"]
-        config = None
+        del config
         gc.collect()
 
 
@@ -174,7 +174,7 @@ def main(argv):
     resident = list(sys.modules)  # app, main: what a restart keeps
     unacked = 0
     cycles_done = 0
-    carried = {}
+    carried = {}  # type: dict | None
     while True:
         settings = load_settings(path)
         if settings is None:

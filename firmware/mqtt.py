@@ -168,18 +168,26 @@ class MQTTClient:
             self.sock = None
 
     # -- framing ---------------------------------------------------------------------------
+    def _sock(self):
+        """The connected socket; MQTTError once it was dropped (send() then reconnects)."""
+        sock = self.sock
+        if sock is None:
+            raise MQTTError("not connected")
+        return sock
+
     def _write(self, packet):
-        self.sock.sendall(packet)
+        self._sock().sendall(packet)
 
     def _read_exact(self, n, deadline):
+        sock = self._sock()
         chunks = []
         while n:
             remaining = ticks_diff(deadline, ticks_ms())
             if remaining <= 0:
                 raise MQTTTimeout("timed out reading from the broker")
-            self.sock.settimeout(remaining / 1000)
+            sock.settimeout(remaining / 1000)
             try:
-                chunk = self.sock.recv(n)
+                chunk = sock.recv(n)
             except OSError as exc:
                 if is_timeout(exc):
                     raise MQTTTimeout("timed out reading from the broker")

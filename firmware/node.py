@@ -164,7 +164,7 @@ class Node:
         import remote
 
         result = remote.take(self.cfg, message)
-        remote = None
+        del remote
         for name in ("remote", "cbor_decode"):
             if name in sys.modules:
                 del sys.modules[name]

@@ -145,7 +145,7 @@ class Outbox:
 
     def peek(self, limit):
         """Up to `limit` oldest pending samples, oldest first: [(seq, t_s, {name: value})]."""
-        out = []
+        out = []  # type: list
         if not self.pending:
             return out
         with open(self.path, "rb") as f:
