@@ -3,6 +3,7 @@ consumption, battery life without sun, and the solar balance of the worst month.
 
     python -m hardware.power                     # the default paddy node, 15-minute interval
     python -m hardware.power --board esp32-wroom --interval 1800 --panel-w 1
+    python -m hardware.power --fast-hours 6      # 6 h/day at the duty cycle's fast interval
 
 Pure functions over the data in power_profiles.toml (every figure there is a rough, typical
 one and says where it comes from). The model, per cycle of `interval_s` seconds:
@@ -12,6 +13,10 @@ one and says where it comes from). The model, per cycle of `interval_s` seconds:
     radio    (board active + radio's extra current) x radio-on time, one report per cycle
     sleep    (board deep sleep + radio sleep) x the rest of the interval
     static   (LDO quiescent + always-connected loads such as the battery divider) x interval
+
+The firmware's duty cycle (firmware/duty.py) samples every `interval_fast_s` (default
+interval / 3) while it rains or a reading is near its alert level: `fast_hours_per_day` of
+the day run at that interval, the rest at `interval_s`.
 
 Charge in mA*s per cycle -> mAh/day; battery life = usable mAh / (consumption + self-
 discharge) per day; solar harvest per day = panel W x peak sun hours x derating x charger
@@ -31,7 +36,6 @@ from typing import Any
 PROFILES_PATH = Path(__file__).resolve().parent / "power_profiles.toml"
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 DAYS_PER_MONTH = 30.44  # mean month (d), for the self-discharge rate
-SECONDS_PER_DAY = 86400
 RAIN_MM_PER_TIP = 0.2794  # the BOM's tipping bucket (0.011 in per tip)
 
 # The default paddy node (issue 3): water level, air T/RH, rain, leaf wetness, battery; CoAP
@@ -118,6 +122,9 @@ class PowerEstimate:
     interval_s: float
     battery_mah: float
     panel_w: float
+    fast_interval_s: float
+    fast_hours_per_day: float
+    reports_per_day: float
     awake_s: float  # per cycle
     avg_current_ma: float
     daily_mah: float  # consumption, without self-discharge
@@ -218,6 +225,8 @@ def estimate(
     battery_mah: float = DEFAULT_BATTERY_MAH,
     panel_w: float = DEFAULT_PANEL_W,
     profiles: Profiles | None = None,
+    fast_hours_per_day: float = 0.0,
+    fast_interval_s: float | None = None,
 ) -> PowerEstimate:
     """The power budget of one node configuration.
 
@@ -225,6 +234,8 @@ def estimate(
     interval_s: seconds between sampling cycles, one report each (s)
     battery_mah: nominal battery capacity (mAh, e.g. 2 x 2600 mAh in parallel = 5200)
     panel_w: solar panel rating (W at STC; 0 = no panel)
+    fast_hours_per_day: hours a day at the duty cycle's fast interval (h, 0..24)
+    fast_interval_s: the fast interval (s; default interval_s / 3, as the firmware's)
     """
     p = profiles if profiles is not None else load_profiles()
     n = p.node
@@ -235,22 +246,31 @@ def estimate(
         raise PowerError(f"board {board} has no {t.radio} radio for transport {transport}")
     if battery_mah <= 0 or panel_w < 0:
         raise PowerError("battery_mah must be > 0 and panel_w >= 0")
+    if not 0 <= fast_hours_per_day <= 24:
+        raise PowerError(f"fast_hours_per_day {fast_hours_per_day:g} is not within 0..24")
+    fast_s = interval_s / 3 if fast_interval_s is None else fast_interval_s
 
     sensing_s = n.sensor_settle_s + sum(s.measure_s for s in chosen)
     rail_ma = sum(s.active_ma for s in chosen)
     awake_s = n.boot_s + sensing_s + t.radio_on_s
+    static_ma = (n.ldo_quiescent_ua + sum(s.static_ua for s in chosen)) / 1000
+    breakdown = dict.fromkeys(("boot", "sensing", "radio", "sleep", "static"), 0.0)
+    reports_per_day = 0.0
     if interval_s <= awake_s:
-        raise PowerError(f"interval {interval_s} s is not longer than the {awake_s:.1f} s awake")
-    # charge per cycle, mA*s
-    cycle = {
-        "boot": b.active_ma * n.boot_s,
-        "sensing": (b.active_ma + rail_ma) * sensing_s,
-        "radio": (b.active_ma + t.radio_ma) * t.radio_on_s,
-        "sleep": (b.sleep_ma + t.sleep_ua / 1000) * (interval_s - awake_s),
-        "static": (n.ldo_quiescent_ua + sum(s.static_ua for s in chosen)) / 1000 * interval_s,
-    }
-    cycles_per_day = SECONDS_PER_DAY / interval_s
-    breakdown = {k: q * cycles_per_day / 3600 for k, q in cycle.items()}  # mA*s -> mAh/day
+        raise PowerError(f"interval {interval_s:g} s is not longer than the {awake_s:.1f} s awake")
+    if fast_hours_per_day and fast_s <= awake_s:
+        raise PowerError(f"fast interval {fast_s:g} s is not longer than the {awake_s:.1f} s awake")
+    for every_s, hours in ((interval_s, 24 - fast_hours_per_day), (fast_s, fast_hours_per_day)):
+        cycles = hours * 3600 / every_s
+        reports_per_day += cycles
+        for part, mas in (  # charge per cycle, mA*s
+            ("boot", b.active_ma * n.boot_s),
+            ("sensing", (b.active_ma + rail_ma) * sensing_s),
+            ("radio", (b.active_ma + t.radio_ma) * t.radio_on_s),
+            ("sleep", (b.sleep_ma + t.sleep_ua / 1000) * (every_s - awake_s)),
+            ("static", static_ma * every_s),
+        ):
+            breakdown[part] += mas * cycles / 3600  # mA*s -> mAh/day
     daily_mah = sum(breakdown.values())
     self_discharge = battery_mah * n.self_discharge_pct_per_month / 100 / DAYS_PER_MONTH
     usable_mah = battery_mah * n.usable_fraction
@@ -288,6 +308,12 @@ def estimate(
             f"+{t.radio_ma:g} mA, {t.sleep_ua:g} uA asleep"
         ),
         (
+            f"duty cycle: {fast_hours_per_day:g} h/day every {fast_s:g} s (rain, or a reading "
+            f"near its alert level), the rest every {interval_s:g} s: {reports_per_day:.0f} "
+            "reports/day; the longer intervals of a low battery (2 x at 3.5 V, 4 x at 3.3 V) "
+            "are not counted, so the no-sun life is a lower bound"
+        ),
+        (
             "one report per cycle and no retransmissions: each CoAP retry or Wi-Fi reconnect "
             "adds radio time; a backlog adds bytes but little time"
         ),
@@ -322,6 +348,9 @@ def estimate(
         interval_s=float(interval_s),
         battery_mah=float(battery_mah),
         panel_w=float(panel_w),
+        fast_interval_s=float(fast_s),
+        fast_hours_per_day=float(fast_hours_per_day),
+        reports_per_day=reports_per_day,
         awake_s=awake_s,
         avg_current_ma=daily_mah / 24,
         daily_mah=daily_mah,
@@ -347,6 +376,11 @@ def format_report(e: PowerEstimate, bare: PowerEstimate | None = None) -> str:
         (
             f"  transport  {e.transport}, one report every {e.interval_s:g} s "
             f"({e.interval_s / 60:g} min)"
+            + (
+                f", {e.fast_hours_per_day:g} h/day every {e.fast_interval_s:g} s"
+                if e.fast_hours_per_day
+                else ""
+            )
         ),
         f"  battery    {e.battery_mah:g} mAh nominal, {e.usable_mah:g} mAh usable",
         f"  panel      {e.panel_w:g} W",
@@ -394,34 +428,37 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="s")
     parser.add_argument("--battery-mah", type=float, default=DEFAULT_BATTERY_MAH)
     parser.add_argument("--panel-w", type=float, default=DEFAULT_PANEL_W)
+    parser.add_argument(
+        "--fast-hours",
+        type=float,
+        default=0.0,
+        help="h/day at the duty cycle's fast interval (raining, near an alert level)",
+    )
+    parser.add_argument(
+        "--fast-interval", type=float, default=None, help="s (default: interval / 3)"
+    )
     parser.add_argument("--profiles", type=Path, default=PROFILES_PATH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
     try:
         profiles = load_profiles(args.profiles)
-        e = estimate(
-            args.board,
-            sensors,
-            args.transport,
-            args.interval,
-            args.battery_mah,
-            args.panel_w,
-            profiles,
-        )
-        bare_name = profiles.boards[args.board].bare_equivalent
-        bare = (
-            estimate(
-                bare_name,
+
+        def budget(board: str) -> PowerEstimate:
+            return estimate(
+                board,
                 sensors,
                 args.transport,
                 args.interval,
                 args.battery_mah,
                 args.panel_w,
                 profiles,
+                args.fast_hours,
+                args.fast_interval,
             )
-            if bare_name
-            else None
-        )
+
+        e = budget(args.board)
+        bare_name = profiles.boards[args.board].bare_equivalent
+        bare = budget(bare_name) if bare_name else None
     except PowerError as exc:
         print(f"power: {exc}", file=sys.stderr)
         return 2

@@ -77,6 +77,33 @@ def test_matches_the_hand_calculation(paper: Profiles) -> None:
     assert e.energy_neutral
 
 
+def test_the_duty_cycles_fast_hours_match_the_hand_calculation(paper: Profiles) -> None:
+    """The same node, 6 h/day at the fast interval of 600 / 3 = 200 s:
+
+    cycles   18 h x 3600 / 600 = 108, plus 6 h x 3600 / 200 = 108      = 216 reports/day
+    fast cycle  boot 50 + sensing 60 + radio 300 + sleep 0.01 x (200 - 4) = 1.96
+                + static 10 uA x 200 s = 2                             = 413.96 mA*s
+    per day  (108 x 421.96 + 108 x 413.96) / 3600                      = 25.0776 mAh/day
+    """
+    e = estimate("b", ["s"], "t", 600, 1000, 1.0, paper, fast_hours_per_day=6)
+    assert e.fast_interval_s == 200
+    assert e.reports_per_day == pytest.approx(216)
+    assert e.daily_mah == pytest.approx(25.0776, rel=1e-6)
+    assert e.daily_breakdown_mah["radio"] == pytest.approx(300 * 216 / 3600)
+    # the whole day fast is the same as a 200 s interval; no fast hours, the plain budget
+    whole = estimate("b", ["s"], "t", 600, 1000, 1.0, paper, fast_hours_per_day=24)
+    assert whole.daily_mah == pytest.approx(
+        estimate("b", ["s"], "t", 200, profiles=paper).daily_mah
+    )
+    plain = estimate("b", ["s"], "t", 600, 1000, 1.0, paper, fast_interval_s=5)
+    assert plain.daily_mah == pytest.approx(16.8784, rel=1e-6)
+
+
+def test_more_fast_hours_cost_more() -> None:
+    daily = [estimate(fast_hours_per_day=h).daily_mah for h in (0, 3, 6, 12, 24)]
+    assert daily == sorted(daily) and len(set(daily)) == len(daily)
+
+
 def test_a_small_panel_is_not_energy_neutral(paper: Profiles) -> None:
     """Feb harvest at 0.04 W: 0.04 x 2 x 0.8 x 0.85 / 3.7 x 1000 = 14.70 mAh/day < 17.86."""
     e = estimate("b", ["s"], "t", 600, 1000, panel_w=0.04, profiles=paper)
@@ -125,6 +152,10 @@ def test_impossible_requests_are_refused() -> None:
         estimate(interval_s=3)
     with pytest.raises(PowerError):
         estimate(battery_mah=0)
+    with pytest.raises(PowerError, match="not within 0..24"):
+        estimate(fast_hours_per_day=25)
+    with pytest.raises(PowerError, match="fast interval 3 s is not longer"):
+        estimate(fast_hours_per_day=1, fast_interval_s=3)
     assert estimate("lilygo-t-sim7080g", transport="nbiot-coap").daily_mah > 0
 
 
@@ -141,5 +172,9 @@ def test_main_prints_a_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert "average current" in out and "battery life, no sun" in out
     assert "bare module (esp32-wroom)" in out
     assert "Assumptions:" in out and "NASA POWER" in out
+    assert power.main(["--fast-hours", "6"]) == 0
+    out = capsys.readouterr().out
+    assert "one report every 900 s (15 min), 6 h/day every 300 s" in out
+    assert "144 reports/day" in out
     assert power.main(["--board", "nope"]) == 2
     assert "unknown board" in capsys.readouterr().err
