@@ -253,13 +253,13 @@ def estimate(
     sensing_s = n.sensor_settle_s + sum(s.measure_s for s in chosen)
     rail_ma = sum(s.active_ma for s in chosen)
     awake_s = n.boot_s + sensing_s + t.radio_on_s
-    static_ma = (n.ldo_quiescent_ua + sum(s.static_ua for s in chosen)) / 1000
-    breakdown = dict.fromkeys(("boot", "sensing", "radio", "sleep", "static"), 0.0)
-    reports_per_day = 0.0
     if interval_s <= awake_s:
         raise PowerError(f"interval {interval_s:g} s is not longer than the {awake_s:.1f} s awake")
     if fast_hours_per_day and fast_s <= awake_s:
         raise PowerError(f"fast interval {fast_s:g} s is not longer than the {awake_s:.1f} s awake")
+    static_ma = (n.ldo_quiescent_ua + sum(s.static_ua for s in chosen)) / 1000
+    breakdown = dict.fromkeys(("boot", "sensing", "radio", "sleep", "static"), 0.0)
+    reports_per_day = 0.0
     for every_s, hours in ((interval_s, 24 - fast_hours_per_day), (fast_s, fast_hours_per_day)):
         cycles = hours * 3600 / every_s
         reports_per_day += cycles
