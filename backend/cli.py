@@ -12,15 +12,19 @@ import asyncio
 import json
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from backend import forecast_cli, logs, node_config, technician
+from backend import fleet, forecast_cli, logs, node_config, technician
 from backend.config import ConfigError, Settings, load_settings
 from backend.node_config import NodeConfigError
 from backend.registry import TRANSPORTS, Registry, RegistryError
 from backend.services import ServiceError
 from backend.sim import SimError
+from backend.store import StoreError, open_store
+from dashboard.data import NodeView, latest_by_node
+from dashboard.i18n import LANGUAGES
 
 log = logging.getLogger("ruong")
 
@@ -102,17 +106,39 @@ def cmd_node_provision(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _views(settings: Settings) -> list[NodeView] | None:
+    """The store's newest view of every node, or None (after a line on stderr) when the
+    store cannot be read; an embedded store that does not exist yet has no views."""
+    endpoint = settings.store
+    if endpoint.scheme == "sqlite" and not Path(endpoint.path).exists():
+        return []  # nothing has reported here yet; do not create the file by listing
+    try:
+        store = open_store(endpoint)
+        try:
+            return latest_by_node(store)
+        finally:
+            store.close()
+    except StoreError as exc:
+        print(
+            f"ruong node list: cannot read the store ({settings.store_url}): {exc}; "
+            "showing the registry only",
+            file=sys.stderr,
+        )
+        return None
+
+
 def cmd_node_list(settings: Settings, args: argparse.Namespace) -> int:
     with _registry(settings) as registry:
         nodes = registry.nodes(None if args.all_farms else settings.farm)
-    if args.json:
-        print(json.dumps([{k: v for k, v in n.as_json().items() if k != "key"} for n in nodes]))
-        return 0
-    if not nodes:
+    if not nodes and not args.json:
         print("no nodes provisioned yet: ruong node provision --field F --transport coap")
-    for n in nodes:
-        state = "revoked" if n.revoked else "active"
-        print(f"{n.node}  {n.farm}/{n.field:<16} {n.transport:<5} {state}")
+        return 0
+    now_ms = int(time.time() * 1000)
+    health = fleet.fleet_health(nodes, _views(settings), now_ms)
+    if args.json:
+        print(json.dumps([fleet.as_json(h) for h in health]))
+    else:
+        print(fleet.render(health, now_ms, args.lang))
     return 0
 
 
@@ -193,6 +219,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = node_sub.add_parser("list", help="list the farm's nodes")
     listing.add_argument("--json", action="store_true")
     listing.add_argument("--all-farms", action="store_true")
+    listing.add_argument(
+        "--lang", choices=LANGUAGES, default="en", help="language of the advice column"
+    )
     listing.set_defaults(func=cmd_node_list)
     revoke = node_sub.add_parser("revoke", help="revoke a node's key")
     revoke.add_argument("node")

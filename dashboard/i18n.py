@@ -40,6 +40,10 @@ TEXT: dict[str, dict[str, str]] = {
         "en": "The node dropped {n} readings: it was out of reach so long its memory filled",
     },
     "all_good": {"vi": "Không cần làm gì lúc này", "en": "Nothing to do right now"},
+    "never_reported": {
+        "vi": "Chưa gửi số liệu lần nào: nạp phần mềm (ruong node flash) và kiểm tra kết nối",
+        "en": "Has never reported: flash it (ruong node flash) and check it reaches the gateway",
+    },
     "source": {"vi": "Nguồn", "en": "Source"},
     "pests_quiet": {
         "vi": "Sâu bệnh: {n} loại đã kiểm tra, chưa có nguy cơ",
@@ -66,6 +70,15 @@ def t(key: str, lang: str, **values: object) -> str:
     """The text `key` in `lang` (falling back to Vietnamese), formatted with `values`."""
     entry = TEXT[key]
     return entry.get(lang, entry[DEFAULT]).format(**values)
+
+
+def ago(seconds: float, lang: str) -> str:
+    """`seconds` ago as words: seconds under 90 s, minutes under 90 min, else hours."""
+    if seconds < 90:
+        return t("ago_s", lang, n=max(0, round(seconds)))
+    if seconds < 90 * 60:
+        return t("ago_min", lang, n=round(seconds / 60))
+    return t("ago_h", lang, n=round(seconds / 3600))
 
 
 def label(quantity: str, lang: str) -> str:

@@ -17,17 +17,9 @@ from dashboard.data import (
     latest_by_node,
     latest_forecasts,
 )
-from dashboard.i18n import label, t
+from dashboard.i18n import ago, label, t
 
 REFRESH_MS = 5000
-
-
-def _ago(seconds: float, lang: str) -> str:
-    if seconds < 90:
-        return t("ago_s", lang, n=max(0, round(seconds)))
-    if seconds < 90 * 60:
-        return t("ago_min", lang, n=round(seconds / 60))
-    return t("ago_h", lang, n=round(seconds / 3600))
 
 
 def number(value: float, decimals: int, lang: str) -> str:
@@ -118,7 +110,7 @@ def node_card(
                     *forecast_items(forecasts, lang),
                     html.Div(items, className="row g-1"),
                     html.Div(
-                        f"{t('updated', lang)}: {_ago((now_ms - view.time_ms) / 1000, lang)}",
+                        f"{t('updated', lang)}: {ago((now_ms - view.time_ms) / 1000, lang)}",
                         className="text-muted small",
                     ),
                 ]
