@@ -236,12 +236,12 @@ class Ingest:
         for (i, uplink), result in zip(verified.accepted, results, strict=True):
             item = items[i]
             if result == REPLAY:
-                exc = UplinkRejected(
+                replayed = UplinkRejected(
                     "replay",
                     f"counter {uplink.counter} is older than node {uplink.node.node}'s window",
                 )
-                self.reject(exc, item.transport, item.peer)
-                outcomes[i] = exc
+                self.reject(replayed, item.transport, item.peer)
+                outcomes[i] = replayed
                 continue
             outcomes[i] = result
             counts[(item.transport, result)] += 1

@@ -14,6 +14,7 @@ import io
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import cast
 
 import cbor2
 
@@ -131,9 +132,10 @@ def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: 
         and isinstance(tag, bytes)
     ):
         raise UplinkRejected("not_cose_mac0", "COSE_Mac0 element of the wrong type")
-    protected = _loads_exact(protected_bytes) if protected_bytes else {}
-    if type(protected) not in _MAPS and not isinstance(protected, Mapping):
+    decoded = _loads_exact(protected_bytes) if protected_bytes else {}
+    if type(decoded) not in _MAPS and not isinstance(decoded, Mapping):
         raise UplinkRejected("bad_header", "protected header is not a map")
+    protected = cast(Mapping[object, object], decoded)
     if protected.get(HDR_ALG) != ALG_HMAC_256_64:
         raise UplinkRejected("unsupported_alg", f"alg {protected.get(HDR_ALG)!r}, expected 4")
     piv = protected.get(HDR_PARTIAL_IV)
