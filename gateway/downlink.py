@@ -64,8 +64,13 @@ def sign_config(key: bytes, node: str, version: int, settings: Mapping[str, obje
 
 
 def kid_of(uplink: bytes) -> str:
-    """The node id (kid) of an uplink the gateway has already accepted."""
-    return cbor2.loads(uplink).value[1][HDR_KID].decode("ascii")
+    """The node id (kid) of an uplink the gateway has already accepted: in the unprotected
+    header, else in the protected one (where gateway.uplink.decode_uplink also looks)."""
+    protected, unprotected = cbor2.loads(uplink).value[:2]
+    kid = unprotected.get(HDR_KID)
+    if kid is None:
+        kid = cbor2.loads(protected)[HDR_KID]
+    return str(kid.decode("ascii"))
 
 
 def version_hint(uri_query: tuple[str, ...]) -> int | None:

@@ -58,6 +58,20 @@ def test_signed_config_round_trips_and_is_no_uplink() -> None:
         sign_config(key, "n0a1b2c3d", 0, {})
 
 
+def test_kid_of_reads_the_kid_where_the_uplink_decoder_does() -> None:
+    """RFC 9052 lets the kid sit in either header; an uplink with it only in the protected one
+    is accepted, so the CoAP server must find its node there too (not fail after storing it)."""
+    info = Registry("sqlite://").provision("farm", "field", "coap")
+    payload = cbor2.dumps([{-2: info.node + ":", -3: int(time.time()), 0: "rain", 1: "mm", 2: 0.2}])
+    protected = cbor2.dumps({1: 4, 6: b"\x07", 4: info.node.encode()})
+    structure = cbor2.dumps(["MAC0", protected, b"", payload])
+    tag = hmac.new(info.key, structure, hashlib.sha256).digest()[:8]
+    message = cbor2.dumps(cbor2.CBORTag(17, [protected, {}, payload, tag]))
+    assert decode_uplink(message, lambda n: info, now_s=time.time()).counter == 7
+    assert kid_of(message) == info.node
+    assert kid_of(uplink(info.key, info.node, 8, time.time(), {"rain": 0.2})) == info.node
+
+
 def test_version_hint() -> None:
     assert version_hint(("c=0",)) == 0
     assert version_hint(("x=1", "c=12")) == 12
