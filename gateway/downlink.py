@@ -108,10 +108,16 @@ class ConfigDownlinks:
         )
 
     def _read(self) -> dict[str, Signed]:
-        """Every node's newest config, signed (blocking: registry queries)."""
+        """Every node's newest config, signed (blocking: registry queries). A version's
+        settings never change, so a version already signed is not signed again."""
         keys = {n.node: n.key for n in self.registry.nodes() if not n.revoked}
+        known = self.signed
         return {
-            c.node: Signed(c.version, sign_config(keys[c.node], c.node, c.version, c.settings))
+            c.node: (
+                known[c.node]
+                if c.node in known and known[c.node].version == c.version
+                else Signed(c.version, sign_config(keys[c.node], c.node, c.version, c.settings))
+            )
             for c in self.registry.configs()
             if c.node in keys
         }

@@ -14,12 +14,13 @@ from pathlib import Path
 import cbor2
 import paho.mqtt.client as mqtt
 import pytest
+from prometheus_client import CollectorRegistry
 
 from backend.node_config import NodeConfigError, changed, validate
 from backend.registry import Registry, RegistryError
 from backend.services import MosquittoServer, require_binary
 from backend.sim import start_node
-from gateway.downlink import CONFIG_AAD, kid_of, sign_config, version_hint
+from gateway.downlink import CONFIG_AAD, ConfigDownlinks, kid_of, sign_config, version_hint
 from gateway.uplink import UplinkRejected, decode_uplink, mac_structure
 from tests.conftest import GatewayProcess, wait_until, write_config
 from tests.test_cli import ruong
@@ -70,6 +71,28 @@ def test_kid_of_reads_the_kid_where_the_uplink_decoder_does() -> None:
     assert decode_uplink(message, lambda n: info, now_s=time.time()).counter == 7
     assert kid_of(message) == info.node
     assert kid_of(uplink(info.key, info.node, 8, time.time(), {"rain": 0.2})) == info.node
+
+
+def test_downlinks_sign_each_version_once_and_follow_the_registry(tmp_path: Path) -> None:
+    with Registry(f"sqlite:///{tmp_path}/reg.db") as registry:
+        info = registry.provision("farm", "f1", "coap")
+        downlinks = ConfigDownlinks(registry, CollectorRegistry())
+        assert not downlinks.reload() and downlinks.signed == {}
+        registry.set_config(info.node, {"interval_s": 600})
+        assert downlinks.reload()
+        first = downlinks.signed[info.node]
+        assert open_downlink(first.message, info.key)[1:] == (1, {"interval_s": 600})
+        assert not downlinks.reload() and downlinks.signed[info.node] is first  # not re-signed
+        registry.set_config(info.node, {"interval_s": 300})
+        assert downlinks.reload()
+        assert open_downlink(downlinks.signed[info.node].message, info.key)[1:] == (
+            2,
+            {"interval_s": 300},
+        )
+        assert downlinks.for_node(info.node, 1) == downlinks.signed[info.node].message
+        assert downlinks.for_node(info.node, 2) is None
+        registry.revoke(info.node)
+        assert downlinks.reload() and downlinks.signed == {}
 
 
 def test_version_hint() -> None:
