@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -90,9 +91,11 @@ def history_points(
     tags = {"farm": info.farm, "field": info.field, "node": info.node}
     points = []
     for time, row in frame[[q for q in QUANTITIES if q in frame.columns]].iterrows():
-        values = {k: round(float(v), 4) for k, v in row.items() if np.isfinite(v)}
+        # labels typed Hashable by pandas-stubs: the columns are quantity names, the index times
+        values = {cast(str, k): round(float(v), 4) for k, v in row.items() if np.isfinite(v)}
         if values:
-            points.append(Point("readings", tags, values, int(time.value // 1_000_000)))
+            ms = int(cast(pd.Timestamp, time).value // 1_000_000)
+            points.append(Point("readings", tags, values, ms))
     return points
 
 

@@ -9,7 +9,7 @@ import sys
 import time
 import warnings
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 if TYPE_CHECKING:  # pandas is imported by the commands that use it: `ruong` starts faster
     import pandas as pd
@@ -225,7 +225,7 @@ def _et0_table(
             frame.index = pd.DatetimeIndex(pd.to_datetime(frame.pop("date")), name="date")
             terms = et0.daily_terms(frame, latitude, elevation)
             out = terms[["et0", "rs", "rs_estimated"]].rename(columns={"et0": "et0_mm_per_day"})
-            out.index = out.index.date
+            out.index = cast(pd.DatetimeIndex, out.index).date  # daily_terms keeps frame's index
             out.index.name = "date"
         else:
             raise et0.InputError("needs a `date` (daily) or `time` (hourly) column")

@@ -119,7 +119,7 @@ def cmd_node_config(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def add_parser(node_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_parser(node_sub: argparse._SubParsersAction) -> None:
     """`ruong node config NODE [--set KEY=VALUE]... [--unset KEY]... [--calibration]`."""
     config = node_sub.add_parser(
         "config",

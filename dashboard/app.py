@@ -33,7 +33,7 @@ def create_app(store_factory: Callable[[], Store]) -> Dash:
     )
 
     @app.server.route(BOOTSTRAP_CSS_URL)
-    def bootstrap_css():  # type: ignore[no-untyped-def]
+    def bootstrap_css():
         return send_from_directory(BOOTSTRAP_CSS_DIR, "bootstrap.min.css", max_age=86400)
 
     app.layout = home.layout

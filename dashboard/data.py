@@ -11,7 +11,9 @@ Advice rules and their sources:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+# dataclasses.field under another name: NodeView has an attribute `field` (the farm's field)
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 
 from backend.store import Store
 
@@ -43,7 +45,7 @@ class NodeView:
     field: str
     farm: str
     time_ms: int
-    values: dict[str, float] = field(default_factory=dict)
+    values: dict[str, float] = dataclass_field(default_factory=dict)
 
 
 @dataclass(frozen=True)

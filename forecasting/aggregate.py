@@ -31,6 +31,8 @@ afternoon peak lowers tmax); the coverage rule bounds it but does not remove it.
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 
@@ -70,7 +72,7 @@ def daily_inputs(
     step = pd.Timedelta(interval)
     grid = readings[columns].sort_index().resample(step).mean()
     days = grid.resample("D")
-    day_start = days.count().index
+    day_start = cast(pd.DatetimeIndex, days.count().index)  # resampled: a DatetimeIndex
     slots = ((day_start + pd.DateOffset(days=1)) - day_start) / step
     covered = days.count().div(np.asarray(slots, dtype=float), axis=0) >= min_coverage
 
@@ -85,8 +87,9 @@ def daily_inputs(
     out["rh_max"] = kept(rh.max(), "air_rh")
     if "wind_speed" in columns:
         wind = days["wind_speed"].mean()
-        # eq. 47 gives 1.0002 at z = 2 m, so a 2 m anemometer is taken as it is
-        u2 = wind if wind_height == 2.0 else wind_at_2m(wind, wind_height)
+        # eq. 47 gives 1.0002 at z = 2 m, so a 2 m anemometer is taken as it is; of a Series,
+        # wind_at_2m returns a Series
+        u2 = wind if wind_height == 2.0 else cast(pd.Series, wind_at_2m(wind, wind_height))
         out["u2"] = kept(u2, "wind_speed")
     if "solar_rad" in columns:
         out["rs"] = kept(days["solar_rad"].mean() * _W_M2_TO_MJ_DAY, "solar_rad")

@@ -183,7 +183,7 @@ def cited_csv_rows(
     reader = csv.DictReader(line for _, line in numbered)
     for (number, _), row in zip(numbered[1:], reader, strict=True):
         expected = len(reader.fieldnames or [])
-        extra = row.pop(None, None)  # type: ignore[call-overload]
+        extra = row.pop(None, None)
         fields = expected + len(extra or []) - sum(v is None for v in row.values())
         if fields != expected:
             raise error(f"{path.name} line {number}: {fields} fields, the header has {expected}")

@@ -35,7 +35,7 @@ import datetime as dt
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, cast
 
 import numpy as np
 import pandas as pd
@@ -162,7 +162,8 @@ def daily_et0(readings: pd.DataFrame, site: Site) -> tuple[pd.Series, str]:
     (`aggregate.daily_inputs`); see the module notes for missing radiation and wind. The tag
     names an estimate when any covered day needed it.
     """
-    inputs = daily_inputs(readings, interval=reporting_interval(readings.index), tz=site.timezone)
+    times = cast(pd.DatetimeIndex, readings.index)  # readings are indexed by sample time
+    inputs = daily_inputs(readings, interval=reporting_interval(times), tz=site.timezone)
     covered = inputs[["tmin", "tmax", "rh_min", "rh_max"]].notna().all(axis=1)
     parts = ["fao56-pm"]
     for column, estimate in (("rs", "rs-eq50"), ("u2", "u2-2")):
@@ -194,7 +195,8 @@ def _initial_depletion(daily_frame: pd.DataFrame, field_: Field) -> float:
     there is one, else 0 (the field at field capacity, as after the planting irrigation)."""
     if "soil_vwc" not in daily_frame.columns or daily_frame["soil_vwc"].isna().iloc[0]:
         return 0.0
-    zr = float(field_.root_depth(field_.season_day(daily_frame.index[:1]))[0])
+    first_day = cast(pd.DatetimeIndex, daily_frame.index[:1])  # indexed by a pd.date_range
+    zr = float(field_.root_depth(field_.season_day(first_day))[0])
     theta = float(daily_frame["soil_vwc"].iloc[0]) / 100.0
     taw = 1000.0 * field_.soil.available_water * zr
     return float(np.clip(depletion_from_theta(theta, field_.soil.theta_fc, zr), 0.0, taw))
@@ -239,7 +241,8 @@ def irrigation_advice(prepared: Prepared) -> Advice:
     if "soil_vwc" in local.columns:
         # the morning reading (mean of 00-06 h) of each day, the least affected by the day's ET
         vwc = local["soil_vwc"]
-        daily_frame["soil_vwc"] = vwc[vwc.index.hour < 6].resample("D").mean().reindex(days)
+        hour = cast(pd.DatetimeIndex, vwc.index).hour  # prepared.hourly's local times
+        daily_frame["soil_vwc"] = vwc[hour < 6].resample("D").mean().reindex(days)
     if len(days):
         balance = run(daily_frame, field_, dr0=_initial_depletion(daily_frame, field_))
         dr_now, raw, taw = (float(balance[c].iloc[-1]) for c in ("dr", "raw", "taw"))
@@ -404,7 +407,8 @@ def model_inputs(prepared: Prepared) -> tuple[pd.DataFrame, pd.DataFrame] | None
     history["rain"] = hourly["rain"] if "rain" in hourly.columns else np.nan
     per_day = prepared.et0.copy()
     per_day.index = pd.DatetimeIndex(per_day.index).tz_localize(None)
-    days = history.index.tz_localize(None).normalize()
+    # hourly's tz-aware times (hourly_readings)
+    days = cast(pd.DatetimeIndex, history.index).tz_localize(None).normalize()
     history["et0"] = per_day.reindex(days).fillna(prepared.et0_outlook).to_numpy() / 24.0
     start = prepared.now.floor("h") + pd.Timedelta(hours=1)
     ahead = pd.date_range(start, periods=FORECAST_HOURS, freq="h")

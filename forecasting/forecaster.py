@@ -139,7 +139,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pandas as pd
@@ -349,8 +349,10 @@ def features(
     """
     _require(history, ("soil_vwc", "rain", "et0"), "history")
     _require(forecast, ("et0", "rain"), "forecast")
+    history_index = cast(pd.DatetimeIndex, history.index)  # both checked by _require
+    forecast_index = cast(pd.DatetimeIndex, forecast.index)
     origin = pd.Timestamp(origin)
-    tz = history.index.tz
+    tz = history_index.tz
     if origin.tz is None and tz is not None:
         origin = origin.tz_localize(tz)
     elif origin.tz is not None and tz is None:
@@ -358,9 +360,9 @@ def features(
     elif tz is not None:
         origin = origin.tz_convert(tz)
 
-    if (forecast.index.tz is None) != (origin.tz is None):
+    if (forecast_index.tz is None) != (origin.tz is None):
         raise InputError("forecast and history must both be tz-aware, or both naive")
-    t = history.index.asi8  # ns (UTC for tz-aware indexes), compared with origin.value
+    t = history_index.asi8  # ns (UTC for tz-aware indexes), compared with origin.value
     o = origin.value
     readable = (t <= o) & np.isfinite(history["soil_vwc"].to_numpy(dtype=float))
     t_read = t[readable]
@@ -385,7 +387,7 @@ def features(
         irrigation_past = np.full(PAST_H, np.nan)
 
     first_hour = origin.floor("h").value
-    tf = forecast.index.asi8
+    tf = forecast_index.asi8
     ahead = tf >= first_hour
     if not ahead.any():
         raise InputError(f"forecast has no rows from {origin.floor('h')} on")
@@ -570,7 +572,7 @@ def _season_data(season: Season, origin_step_h: int, error: OutlookError) -> _Se
     irrigation_past = _windows(irrigation, PAST_H, origins, PAST_H)
     if not season.irrigation_logged:
         irrigation_past = np.full_like(irrigation_past, np.nan)
-    local = sim.index.tz_localize(None)
+    local = cast(pd.DatetimeIndex, sim.index).tz_localize(None)  # simulate's: tz-aware, hourly
     core = _feature_core(
         _windows(vwc, VWC_WINDOW_H, origins, VWC_WINDOW_H + 1),
         _windows(rain, PAST_H, origins, PAST_H),
@@ -900,11 +902,12 @@ class Backtest:
         """Plain sentences: where the model does and does not beat each baseline."""
         lines = []
         for name, column in (("persistence", "skill_persistence"), ("FAO-56", "skill_fao56")):
-            lost = [int(h) for h, s in self.table[column].items() if not s > 0]
+            # self.table's index holds the horizons (int); pandas-stubs types labels Hashable
+            lost = [int(h) for h, s in self.table[column].items() if not s > 0]  # type: ignore[call-overload]
             unsure = [
-                int(h)
+                int(h)  # type: ignore[call-overload]
                 for h, s in self.table[f"{column}_lo"].items()
-                if s <= 0 and int(h) not in lost
+                if s <= 0 and int(h) not in lost  # type: ignore[call-overload]
             ]
             if lost:
                 lines.append(
@@ -935,11 +938,11 @@ class Backtest:
             f"{'skill vs persist [90% CI]':>26} {'skill vs FAO-56 [90% CI]':>26} "
             f"{'cover80':>7} {'width':>6}"
         )
-        for h, r in t.iterrows():
+        for h, r in t.iterrows():  # h: the horizon (int), typed Hashable by pandas-stubs
             sp = f"{r.skill_persistence:+.2f} [{r.skill_persistence_lo:+.2f},{r.skill_persistence_hi:+.2f}]"
             sf = f"{r.skill_fao56:+.2f} [{r.skill_fao56_lo:+.2f},{r.skill_fao56_hi:+.2f}]"
             lines.append(
-                f"{int(h):>3}h {int(r.n):>6} {r.mae_model:>9.2f} {r.mae_persistence:>8.2f} "
+                f"{int(h):>3}h {int(r.n):>6} {r.mae_model:>9.2f} {r.mae_persistence:>8.2f} "  # type: ignore[call-overload]
                 f"{r.mae_fao56:>7.2f} {sp:>26} {sf:>26} {r.coverage:>7.2f} {r.width:>6.2f}"
             )
         lines.append("")
@@ -951,8 +954,9 @@ class Backtest:
             lines.append("")
             lines.append(f"By {title} (skill vs persistence / vs FAO-56; a minus is a loss):")
             for name, part in part_table.groupby(level=0):
+                # part's labels: (crop or soil, horizon) pairs, typed Hashable by pandas-stubs
                 cells = "  ".join(
-                    f"{int(h)}h {r.skill_persistence:+.2f}/{r.skill_fao56:+.2f}"
+                    f"{int(h)}h {r.skill_persistence:+.2f}/{r.skill_fao56:+.2f}"  # type: ignore[misc, has-type]
                     for (_, h), r in part.iterrows()
                 )
                 lines.append(f"  {name:<16} {cells}")
@@ -997,11 +1001,17 @@ def backtest(
         d = _season_data(spec, origin_step_h, error)
         pred = model.predict(d.x)
         last = d.x["vwc_last"].to_numpy()
-        local_dates = d.sim.index.tz_localize(None).normalize()[d.origins]
+        # simulate's frame has a tz-aware hourly DatetimeIndex
+        local_dates = cast(pd.DatetimeIndex, d.sim.index).tz_localize(None).normalize()[d.origins]
         fao = np.full((len(d.origins), len(HORIZONS_H)), np.nan)
         for k in np.flatnonzero(np.isfinite(last)):
             fao[k] = fao56_forecast(
-                last[k], d.rain_f[k], d.et0_f[k], d.field, local_dates[k].date()
+                last[k],
+                d.rain_f[k],
+                d.et0_f[k],
+                d.field,
+                # pandas-stubs index a DatetimeIndex by int, not by a numpy integer (k)
+                local_dates[k].date(),  # type: ignore[call-overload]
             )
         for j, h in enumerate(HORIZONS_H):
             truth = last + d.y[:, j]
@@ -1081,7 +1091,9 @@ def backtest(
     model.metadata["backtest"] = {
         **settings,
         "table": {
-            f"{int(h)}h": {k: round(float(v), 4) for k, v in r.items()} for h, r in table.iterrows()
+            # table's index holds the horizons (int); pandas-stubs types labels Hashable
+            f"{int(h)}h": {k: round(float(v), 4) for k, v in r.items()}  # type: ignore[call-overload]
+            for h, r in table.iterrows()
         },
     }
     return result

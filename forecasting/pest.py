@@ -44,7 +44,7 @@ import json
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import pandas as pd
@@ -509,7 +509,7 @@ def daily_features(
     """
     rules = rules or load_rules()
     hourly = hourly_weather(weather, rules)
-    tz = hourly.index.tz
+    tz = cast(pd.DatetimeIndex, hourly.index).tz  # hourly_weather resamples a DatetimeIndex
     start = pd.Timestamp(transplanted)
     start = start.tz_localize(tz) if start.tz is None else start.tz_convert(tz)
     days = pd.date_range(hourly.index[0].normalize() + DAY, hourly.index[-1].normalize() + DAY)

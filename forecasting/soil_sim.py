@@ -93,6 +93,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -202,7 +203,8 @@ def hourly_weather(
     """
     hourly = weather.sensor_series(daily, "1h", seed=seed, tz=tz, latitude=latitude)
     dates = pd.DatetimeIndex(daily.index).normalize()
-    local = hourly.index.tz_localize(None).normalize()
+    # sensor_series indexes its frame by a tz-aware pd.date_range
+    local = cast(pd.DatetimeIndex, hourly.index).tz_localize(None).normalize()
     day = np.asarray((local - dates[0]) / pd.Timedelta(days=1), dtype=int)
     frame = pd.DataFrame(
         {
@@ -303,7 +305,7 @@ def simulate(
             raise InputError(f"daily_weather has {len(daily_weather)} days, need {days}")
     hw = hourly_weather(daily_weather, seed=rng_weather)
     n = len(hw)
-    local = hw.index.tz_localize(None)
+    local = cast(pd.DatetimeIndex, hw.index).tz_localize(None)  # hourly_weather's, tz-aware
     season_day = ((local.normalize() - pd.Timestamp(field.planting_date)).days + 1).to_numpy()
     clock_hour = local.hour.to_numpy()
     kc = np.nan_to_num(kc_curve(crop, season_day), nan=crop.kc_end)

@@ -48,8 +48,10 @@ monthly means, totals and wet-day frequencies are what the tests hold the genera
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import pandas as pd
@@ -129,7 +131,7 @@ def _rain_parameters(normals: pd.DataFrame, month: np.ndarray, ndays: np.ndarray
 
 
 def generate_daily(
-    start: str | pd.Timestamp,
+    start: str | dt.date | pd.Timestamp,
     days: int,
     seed: int | np.random.Generator | None = 0,
     normals: pd.DataFrame | None = None,
@@ -299,7 +301,8 @@ def sensor_series(
     utc_offset_h = (local[0] - index[0].tz_convert("UTC").tz_localize(None)) / pd.Timedelta(hours=1)
     # local solar hour = clock hour + 4 min per degree east of the zone's meridian
     solar_h = (clock_h + (longitude - 15.0 * utc_offset_h) / 15.0) % 24.0
-    sunrise = 12.0 - daylight_hours(latitude, dates.day_of_year.to_numpy()) / 2.0
+    # daylight_hours of an array is an array
+    sunrise = cast(np.ndarray, 12.0 - daylight_hours(latitude, dates.day_of_year.to_numpy()) / 2.0)
 
     tmin, tmax = daily["tmin"].to_numpy(float), daily["tmax"].to_numpy(float)
     air_temp = _diurnal_temperature(solar_h, day, tmin, tmax, sunrise)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
@@ -20,6 +21,15 @@ from dashboard.data import (
 from dashboard.i18n import ago, label, t
 
 REFRESH_MS = 5000
+
+
+def _attr(name: str, value: str) -> dict[str, Any]:
+    """One wildcard attribute (`data-*`) to pass as `**_attr(name, value)` to a component.
+
+    Dash takes wildcard attributes through an untyped **kwargs; typed Any, so that mypy does
+    not match the value against each of the component's named (typed) properties.
+    """
+    return {name: value}
 
 
 def number(value: float, decimals: int, lang: str) -> str:
@@ -48,13 +58,13 @@ def forecast_items(forecasts: list[ForecastView], lang: str) -> list:
             color=f.colour,
             className="py-2 mb-2",
         )
-        items.append(html.Div(alert, **{"data-kind": f.kind}))
+        items.append(html.Div(alert, **_attr("data-kind", f.kind)))
     if quiet:
         items.append(
             html.Div(
                 t("pests_quiet", lang, n=len(quiet)),
                 className="small text-success mb-2",
-                **{"data-kind": "pest_quiet"},
+                **_attr("data-kind", "pest_quiet"),
             )
         )
     return items
@@ -74,7 +84,7 @@ def node_card(
                         html.Span(
                             f"{number(view.values[quantity] * factor, decimals, lang)} {unit}",
                             className="fs-5 fw-semibold",
-                            **{"data-quantity": quantity},
+                            **_attr("data-quantity", quantity),
                         ),
                     ],
                     className="col-6 mb-2",
