@@ -91,6 +91,14 @@ def make_sensors(drivers, bme280=None):
     return sensors
 
 
+def sleep(board, transport, seconds):
+    """Wait `seconds` for the next cycle. A board's deep sleep ends in a reset, so its
+    transport is closed first (MQTT: "offline" and a clean DISCONNECT, see mqtt.close)."""
+    if board.sleep_resets:
+        transport.close()
+    board.sleep_s(seconds)
+
+
 def run(settings, cycles_done=0):
     """Run the configured cycles from cycle `cycles_done` on; return (unacked uplinks, cycles
     done, carried), where carried is None when the cycles are done, or the HAL's
@@ -126,7 +134,7 @@ def run(settings, cycles_done=0):
     try:
         while settings["cycles"] == 0 or cycle < settings["cycles"]:
             if cycle > cycles_done:
-                board.sleep_s(next_s)  # duty.next_interval_s: deep sleep on the board
+                sleep(board, transport, next_s)  # duty.next_interval_s
             board.watchdog_feed()
             gc.collect()  # a cycle's garbage is small; collecting keeps the heap unfragmented
             report = node.cycle()
@@ -135,7 +143,7 @@ def run(settings, cycles_done=0):
             print(json.dumps(report))
             cycle += 1
             if node.restart and (settings["cycles"] == 0 or cycle < settings["cycles"]):
-                board.sleep_s(next_s)
+                sleep(board, transport, next_s)
                 return unacked, cycle, board.carried()
     finally:
         transport.close()

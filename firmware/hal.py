@@ -42,6 +42,7 @@ class HAL:
     """
 
     name = "abstract"
+    sleep_resets = False  # sleep_s is a deep sleep, which ends in a reset (the board)
 
     def time_s(self):
         """Current time, Unix seconds (int)."""

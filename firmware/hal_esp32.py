@@ -113,6 +113,7 @@ def wifi_connect(wlan, ssid, password, budget_ms, clock=time):
 
 class Esp32HAL(HAL):
     name = "esp32"
+    sleep_resets = True
 
     def __init__(self, settings, wlan=None, pins=PINS):
         self.pins = pins

@@ -153,10 +153,15 @@ class MQTTClient:
             raise
 
     def close(self):
-        """DISCONNECT cleanly (s3.14; the broker then discards the will) and close."""
+        """Say "offline" (retained, QoS 0) and DISCONNECT cleanly (s3.14: the broker then
+        discards the will), then close: when the node stops, and on a board before each deep
+        sleep. A sleeping board is not connected; had it dropped the connection instead, the
+        broker would publish the will when the next cycle's CONNECT takes the session over
+        (MQTT-3.1.2-8), and the retained status would say "online" all night."""
         if self.sock is None:
             return
         try:
+            self._write(publish_packet(self.topic_status, b"offline", retain=True))
             self._write(bytes((DISCONNECT, 0)))
         except OSError:
             pass  # the connection is already gone; closing is all that is left

@@ -83,11 +83,45 @@ def test_uplinks_arrive_qos1_with_retained_online_status(mp, mosquitto, subscrib
         assert qos == 1
         assert decode_uplink(payload, lookup_for(node_info()), time.time()).counter == ctr
 
-    late = Subscriber(mosquitto.port, f"ruong/{NODE_ID}/status")  # a dashboard joining later
+
+def test_a_node_that_stops_says_offline_itself_and_no_will_follows(
+    mp, mosquitto, subscriber
+) -> None:
+    """close() (the node stops, or a board goes to deep sleep) publishes the retained
+    "offline" at QoS 0 and DISCONNECTs, so the broker drops the will (QoS 1): a dashboard
+    joining later sees "offline", and no will comes after."""
+    out = mp.run(uplink_script(mosquitto.port)).stdout.split()
+    assert out[0] == "puback"
+    topic = f"ruong/{NODE_ID}/status"
+    assert subscriber.next(topic, live=True) == (b"online", 1, False)
+    assert subscriber.next(topic, live=True) == (b"offline", 0, False)  # said by the node
+    with pytest.raises(queue.Empty):
+        subscriber.next(topic, timeout=1.5, live=True)  # and no will (QoS 1) after it
+    late = Subscriber(mosquitto.port, topic)  # a dashboard joining later
     try:
-        assert late.next(f"ruong/{NODE_ID}/status") == (b"online", 1, True)
+        assert late.next(topic) == (b"offline", 0, True)
     finally:
         late.close()
+
+
+@pytest.mark.parametrize(("resets", "order"), [(True, ["close", "sleep"]), (False, ["sleep"])])
+def test_a_board_closes_its_transport_before_a_deep_sleep(mp, resets: bool, order: list) -> None:
+    """app.sleep: a deep sleep ends in a reset (no `finally` runs), so the board closes the
+    transport first; the host, whose sleep returns, keeps its connection between cycles."""
+    script = (
+        "import app\n"
+        "done = []\n"
+        "class Board:\n"
+        f"    sleep_resets = {resets}\n"
+        "    def sleep_s(self, s):\n"
+        "        done.append('sleep')\n"
+        "class Transport:\n"
+        "    def close(self):\n"
+        "        done.append('close')\n"
+        "app.sleep(Board(), Transport(), 900)\n"
+        "print(' '.join(done))\n"
+    )
+    assert mp.run(script).stdout.split() == order
 
 
 def test_last_will_says_offline_when_the_node_dies(micropython, mosquitto, subscriber) -> None:
@@ -122,8 +156,8 @@ def test_publish_is_resent_with_dup_until_puback(mp) -> None:
     import socket
 
     def respond(conn: socket.socket, first: int, body: bytes) -> None:
-        if first & 0xF0 == 0x30:
-            publishes = [f for f, _ in broker.seen if f & 0xF0 == 0x30]
+        if first & 0xF6 == 0x32:  # QoS 1 PUBLISH
+            publishes = [f for f, _ in broker.seen if f & 0xF6 == 0x32]
             # PUBACK "online" at once; the uplink only on its second (DUP) send
             if len(publishes) != 2:
                 conn.sendall(b"\x40\x02" + publish_topic_and_id(body)[1])
@@ -135,10 +169,12 @@ def test_publish_is_resent_with_dup_until_puback(mp) -> None:
     out = mp.run(script).stdout.split()
     broker.close()
     assert out[0] == "puback"
-    connect, online, first_up, dup_up, disconnect = broker.seen
+    connect, online, first_up, dup_up, offline, disconnect = broker.seen
     assert connect[0] == 0x10 and connect[1][:7] == b"\x00\x04MQTT\x04"
     assert connect[1][7] == 0x2E  # clean session, will flag, will QoS 1, will retain
     assert online[0] == 0x33  # PUBLISH QoS 1 retained
     assert first_up[0] == 0x32 and dup_up[0] == 0x3A  # QoS 1, then QoS 1 + DUP
     assert first_up[1] == dup_up[1]  # same packet id and payload
+    status = f"ruong/{NODE_ID}/status".encode()
+    assert offline == (0x31, len(status).to_bytes(2, "big") + status + b"offline")  # QoS 0
     assert disconnect == (0xE0, b"")
