@@ -4,9 +4,9 @@ rain gauge's reed switch, RTC memory and deep sleep. Only imported when sys.plat
 
 Rain tips are counted two ways, both into RTC memory (which survives deep sleep, not power
 loss): while awake, a falling-edge interrupt through drivers.debounce; while asleep, the
-reed switch is a deep-sleep wake source (ext0, or GPIO wake on the C3), and `boot()` counts
-the tip and goes back to sleep without a sampling cycle (booting takes far longer than any
-contact bounce).
+reed switch is a deep-sleep wake source (ext0, or GPIO wake on the C3), and `rain_wake()`,
+which main.py calls before anything else is imported, counts the tip and goes back to sleep
+without a sampling cycle (booting takes far longer than any contact bounce).
 """
 
 import struct
@@ -15,7 +15,7 @@ import time
 import board_pins
 import drivers
 from compat import const, random_uint
-from hal import HAL
+from hal import HAL, unix_time_s
 
 try:
     import machine
@@ -34,6 +34,63 @@ PINS = board_pins.PINS
 SENSOR_SETTLE_MS = const(500)
 RTC_MAGIC = 0x52554F4E  # "RUON": RTC memory holds our counter, not leftovers
 _RTC_FORMAT = "<IIII"  # magic, rain pulses, next cycle due (Unix s), last NTP sync (Unix s)
+# machine.wake_reason() returns ESP-IDF's esp_sleep_source_t (esp_sleep.h); `machine` names
+# EXT0 (2) but not the deep-sleep GPIO wake the C3 uses for the rain switch
+GPIO_WAKE = const(7)
+
+
+def rtc_load(rtc):
+    """(rain pulses, next cycle due Unix s, last NTP sync Unix s) from RTC memory; zeros when
+    it holds something else (first boot, power loss, an older firmware's layout)."""
+    raw = rtc.memory()
+    if len(raw) == struct.calcsize(_RTC_FORMAT):
+        magic, pulses, due_s, synced_s = struct.unpack(_RTC_FORMAT, raw)
+        if magic == RTC_MAGIC:
+            return pulses, due_s, synced_s
+    return 0, 0, 0
+
+
+def rtc_store(rtc, pulses, due_s, synced_s=None):
+    if synced_s is None:
+        synced_s = rtc_load(rtc)[2]
+    rtc.memory(struct.pack(_RTC_FORMAT, RTC_MAGIC, pulses, due_s, synced_s))
+
+
+def deep_sleep(rain_pin, seconds):
+    """Deep sleep `seconds`, waking early on a rain tip: ext0 on the classic ESP32; deep-sleep
+    GPIO wake on chips without ext0 (the C3: GPIO0-5 only, which the pin map checks).
+    MicroPython builds each function only where the chip has it. Does not return."""
+    import esp32
+
+    if hasattr(esp32, "wake_on_ext0"):
+        esp32.wake_on_ext0(rain_pin, esp32.WAKEUP_ALL_LOW)
+    else:
+        esp32.wake_on_gpio((rain_pin,), esp32.WAKEUP_ALL_LOW)
+    machine.deepsleep(int(seconds * 1000))
+
+
+def rain_wake(pins=PINS):
+    """First thing after a reset (main.py, before the rest of the firmware is imported): when
+    a rain tip woke the board before its next cycle is due, count the tip into RTC memory and
+    deep-sleep again until then, with no sensors powered and no radio. Returns False when a
+    cycle should run: any other start, or a tip once the cycle is due (then counted too)."""
+    if machine.reset_cause() != machine.DEEPSLEEP_RESET:
+        return False
+    if machine.wake_reason() not in (machine.EXT0_WAKE, GPIO_WAKE):
+        return False
+    rtc = machine.RTC()
+    pulses, due_s, synced_s = rtc_load(rtc)
+    rtc_store(rtc, pulses + 1, due_s, synced_s)
+    remaining_s = due_s - unix_time_s()
+    if remaining_s <= 0:
+        return False  # the cycle is due anyway
+    rain_pin = machine.Pin(pins["rain"], machine.Pin.IN, machine.Pin.PULL_UP)
+    while not rain_pin.value():
+        time.sleep_ms(5)  # wait until the bucket has swung past the switch
+    deep_sleep(rain_pin, remaining_s)
+    return True  # only where deepsleep returns (not a board)
+
+
 # Wi-Fi connect: wait up to WIFI_TRY_MS for one association + DHCP (~2 s typical,
 # hardware/power_profiles.toml), then back off WIFI_BASE_MS x 2**n x (1 + jitter in [0, 1]),
 # at most WIFI_CAP_MS, until the config's wifi_budget_s is spent.
@@ -133,47 +190,15 @@ class Esp32HAL(HAL):
         self.echo = machine.Pin(pins["level_echo"], machine.Pin.IN)
         self.rain_pin = machine.Pin(pins["rain"], machine.Pin.IN, machine.Pin.PULL_UP)
         self.rtc = machine.RTC()
-        self.rain = [self._rtc_load()[0], None]  # drivers.debounce state: [count, last ms]
+        self.rain = [rtc_load(self.rtc)[0], None]  # drivers.debounce state: [count, last ms]
         self.rain_pin.irq(self._on_tip, machine.Pin.IRQ_FALLING)
         self.settings = settings
         self.wdt = None  # started by the first watchdog_feed (app.run), not by selftest
 
-    # -- RTC memory: survives deep sleep ------------------------------------------------------
-    def _rtc_load(self):
-        """(rain pulses, next cycle due Unix s, last NTP sync Unix s); zeros when RTC memory
-        holds something else (first boot, power loss, an older firmware's layout)."""
-        raw = self.rtc.memory()
-        if len(raw) == struct.calcsize(_RTC_FORMAT):
-            magic, pulses, due_s, synced_s = struct.unpack(_RTC_FORMAT, raw)
-            if magic == RTC_MAGIC:
-                return pulses, due_s, synced_s
-        return 0, 0, 0
-
-    def _rtc_store(self, pulses, due_s, synced_s=None):
-        if synced_s is None:
-            synced_s = self._rtc_load()[2]
-        self.rtc.memory(struct.pack(_RTC_FORMAT, RTC_MAGIC, pulses, due_s, synced_s))
-
+    # -- rain gauge: a tip while awake, counted into RTC memory ---------------------------------
     def _on_tip(self, pin):
         if drivers.debounce(self.rain, time.ticks_ms()):
-            self._rtc_store(self.rain[0], self._rtc_load()[1])
-
-    def boot(self):
-        """Call first thing after a reset: True when this wake was only a rain tip (it has
-        been counted and the board has gone back to sleep, so this never returns True)."""
-        if machine.reset_cause() != machine.DEEPSLEEP_RESET:
-            return False
-        if machine.wake_reason() != machine.EXT0_WAKE:
-            return False
-        pulses, due_s, _synced_s = self._rtc_load()
-        self._rtc_store(pulses + 1, due_s)
-        remaining_s = due_s - self.time_s()
-        if remaining_s <= 0:
-            return False  # the cycle is due anyway
-        while not self.rain_pin.value():
-            time.sleep_ms(5)  # wait until the bucket has swung past the switch
-        self.sleep_s(remaining_s)
-        return True
+            rtc_store(self.rtc, self.rain[0], rtc_load(self.rtc)[1])
 
     # -- primitives -----------------------------------------------------------------------
     def adc_raw(self, channel):
@@ -213,7 +238,7 @@ class Esp32HAL(HAL):
         try:
             count = self.rain[0]
             self.rain[0] = 0
-            self._rtc_store(0, self._rtc_load()[1])
+            rtc_store(self.rtc, 0, rtc_load(self.rtc)[1])
         finally:
             machine.enable_irq(state)
         return count
@@ -250,7 +275,7 @@ class Esp32HAL(HAL):
         """Set the RTC from NTP when it is unset or the last sync is NTP_RESYNC_S old;
         False when NTP did not answer (the sample keeps the RTC's time)."""
         now_s = self.time_s()
-        synced_s = self._rtc_load()[2]
+        synced_s = rtc_load(self.rtc)[2]
         if time.gmtime()[0] >= CLOCK_VALID_YEAR and 0 <= now_s - synced_s < NTP_RESYNC_S:
             return True
         import ntptime
@@ -259,8 +284,8 @@ class Esp32HAL(HAL):
             ntptime.settime()  # UTC; one UDP exchange, 1 s timeout
         except OSError:  # no answer / DNS failure: try again next cycle
             return False
-        pulses, due_s, _synced_s = self._rtc_load()
-        self._rtc_store(pulses, due_s, self.time_s())
+        pulses, due_s, _synced_s = rtc_load(self.rtc)
+        rtc_store(self.rtc, pulses, due_s, self.time_s())
         return True
 
     def watchdog_feed(self):
@@ -274,16 +299,8 @@ class Esp32HAL(HAL):
         time.sleep_ms(ms)
 
     def sleep_s(self, seconds):
-        """Deep sleep until the next cycle, waking early on a rain tip: ext0 on the classic
-        ESP32; deep-sleep GPIO wake on chips without ext0 (the C3: GPIO0-5 only, which the
-        pin map checks). MicroPython builds each function only where the chip has it."""
-        import esp32
-
-        self._rtc_store(self.rain[0], self.time_s() + int(seconds))
+        """Deep sleep until the next cycle, waking early on a rain tip (`deep_sleep`)."""
+        rtc_store(self.rtc, self.rain[0], self.time_s() + int(seconds))
         if self.power is not None:
             self.power.value(1)  # sensors off; the gate pull-up keeps them off while asleep
-        if hasattr(esp32, "wake_on_ext0"):
-            esp32.wake_on_ext0(self.rain_pin, esp32.WAKEUP_ALL_LOW)
-        else:
-            esp32.wake_on_gpio((self.rain_pin,), esp32.WAKEUP_ALL_LOW)
-        machine.deepsleep(int(seconds * 1000))
+        deep_sleep(self.rain_pin, seconds)

@@ -8,7 +8,11 @@ compiler never holds more than this in a 64 kB heap. Exit status: see app.py.
 
 import sys
 
-if sys.platform != "esp32" and len(sys.argv) == 2:
+if sys.platform == "esp32":
+    import hal_esp32
+
+    hal_esp32.rain_wake()  # a rain tip before the cycle is due: counted, back to sleep
+elif len(sys.argv) == 2:
     import deploy
 
     deploy.use_compiled(sys.argv)
