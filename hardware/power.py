@@ -4,6 +4,7 @@ consumption, battery life without sun, and the solar balance of the worst month.
     python -m hardware.power                     # the default paddy node, 15-minute interval
     python -m hardware.power --board esp32-wroom --interval 1800 --panel-w 1
     python -m hardware.power --fast-hours 6      # 6 h/day at the duty cycle's fast interval
+    python -m hardware.power --rain-mm 20        # and the rain gauge's wakes on a 20 mm day
 
 Pure functions over the data in power_profiles.toml (every figure there is a rough, typical
 one and says where it comes from). The model, per cycle of `interval_s` seconds:
@@ -16,7 +17,9 @@ one and says where it comes from). The model, per cycle of `interval_s` seconds:
 
 The firmware's duty cycle (firmware/duty.py) samples every `interval_fast_s` (default
 interval / 3) while it rains or a reading is near its alert level: `fast_hours_per_day` of
-the day run at that interval, the rest at `interval_s`.
+the day run at that interval, the rest at `interval_s`. Each rain-gauge tip while asleep wakes
+the board for a boot (firmware/hal_esp32.py `rain_wake`: counted, straight back to sleep, no
+sensors, no radio): `rain_mm_per_day` / mm per tip wakes a day.
 
 Charge in mA*s per cycle -> mAh/day; battery life = usable mAh / (consumption + self-
 discharge) per day; solar harvest per day = panel W x peak sun hours x derating x charger
@@ -227,6 +230,7 @@ def estimate(
     profiles: Profiles | None = None,
     fast_hours_per_day: float = 0.0,
     fast_interval_s: float | None = None,
+    rain_mm_per_day: float = 0.0,
 ) -> PowerEstimate:
     """The power budget of one node configuration.
 
@@ -236,6 +240,7 @@ def estimate(
     panel_w: solar panel rating (W at STC; 0 = no panel)
     fast_hours_per_day: hours a day at the duty cycle's fast interval (h, 0..24)
     fast_interval_s: the fast interval (s; default interval_s / 3, as the firmware's)
+    rain_mm_per_day: rain the gauge counts in a day (mm), each tip a wake from deep sleep
     """
     p = profiles if profiles is not None else load_profiles()
     n = p.node
@@ -246,6 +251,8 @@ def estimate(
         raise PowerError(f"board {board} has no {t.radio} radio for transport {transport}")
     if battery_mah <= 0 or panel_w < 0:
         raise PowerError("battery_mah must be > 0 and panel_w >= 0")
+    if rain_mm_per_day < 0:
+        raise PowerError(f"rain_mm_per_day must be >= 0, got {rain_mm_per_day:g}")
     if not 0 <= fast_hours_per_day <= 24:
         raise PowerError(f"fast_hours_per_day {fast_hours_per_day:g} is not within 0..24")
     fast_s = interval_s / 3 if fast_interval_s is None else fast_interval_s
@@ -271,6 +278,8 @@ def estimate(
             ("static", static_ma * every_s),
         ):
             breakdown[part] += mas * cycles / 3600  # mA*s -> mAh/day
+    tip_mas = b.active_ma * n.boot_s  # one rain-tip wake: a boot, then straight back to sleep
+    breakdown["rain_wakes"] = rain_mm_per_day / RAIN_MM_PER_TIP * tip_mas / 3600
     daily_mah = sum(breakdown.values())
     self_discharge = battery_mah * n.self_discharge_pct_per_month / 100 / DAYS_PER_MONTH
     usable_mah = battery_mah * n.usable_fraction
@@ -282,7 +291,6 @@ def estimate(
     net = tuple(h - daily_mah - self_discharge for h in harvest)
     worst = min(range(12), key=lambda i: net[i])
 
-    tip_mas = b.active_ma * (n.boot_s + n.sensor_settle_s)  # one rain-tip wake, mA*s
     tips_100mm = 100 / RAIN_MM_PER_TIP
     assumptions = [
         (
@@ -318,9 +326,9 @@ def estimate(
             "adds radio time; a backlog adds bytes but little time"
         ),
         (
-            f"rain-tip wakes not included: each wakes the board for boot + settle "
-            f"({tip_mas:.0f} mA*s); 100 mm/day at {RAIN_MM_PER_TIP} mm/tip adds "
-            f"{tips_100mm * tip_mas / 3600:.0f} mAh/day"
+            f"rain: {rain_mm_per_day:g} mm/day at {RAIN_MM_PER_TIP} mm/tip, each tip a boot "
+            f"({tip_mas:.0f} mA*s, no sensors, no radio); a 100 mm day adds "
+            f"{tips_100mm * tip_mas / 3600:.0f} mAh"
         ),
         (
             f"linear LDO (HT7833): battery current = rail current + "
@@ -437,6 +445,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--fast-interval", type=float, default=None, help="s (default: interval / 3)"
     )
+    parser.add_argument(
+        "--rain-mm", type=float, default=0.0, help="mm/day: each rain-gauge tip wakes the board"
+    )
     parser.add_argument("--profiles", type=Path, default=PROFILES_PATH, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     sensors = tuple(s.strip() for s in args.sensors.split(",") if s.strip())
@@ -454,6 +465,7 @@ def main(argv: list[str] | None = None) -> int:
                 profiles,
                 args.fast_hours,
                 args.fast_interval,
+                args.rain_mm,
             )
 
         e = budget(args.board)

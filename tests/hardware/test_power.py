@@ -99,6 +99,15 @@ def test_the_duty_cycles_fast_hours_match_the_hand_calculation(paper: Profiles) 
     assert plain.daily_mah == pytest.approx(16.8784, rel=1e-6)
 
 
+def test_rain_tip_wakes_match_the_hand_calculation(paper: Profiles) -> None:
+    """2.794 mm/day at 0.2794 mm/tip = 10 tips, each a boot: 50 mA x 1.0 s = 50 mA*s;
+    10 x 50 / 3600 = 0.138889 mAh/day on top of the 16.8784 of the plain budget."""
+    e = estimate("b", ["s"], "t", 600, 1000, 1.0, paper, rain_mm_per_day=2.794)
+    assert e.daily_breakdown_mah["rain_wakes"] == pytest.approx(0.138889, rel=1e-5)
+    assert e.daily_mah == pytest.approx(16.8784 + 0.138889, rel=1e-6)
+    assert estimate("b", ["s"], "t", 600, profiles=paper).daily_breakdown_mah["rain_wakes"] == 0
+
+
 def test_more_fast_hours_cost_more() -> None:
     daily = [estimate(fast_hours_per_day=h).daily_mah for h in (0, 3, 6, 12, 24)]
     assert daily == sorted(daily) and len(set(daily)) == len(daily)
@@ -152,6 +161,8 @@ def test_impossible_requests_are_refused() -> None:
         estimate(interval_s=3)
     with pytest.raises(PowerError):
         estimate(battery_mah=0)
+    with pytest.raises(PowerError, match="rain_mm_per_day must be >= 0"):
+        estimate(rain_mm_per_day=-1)
     with pytest.raises(PowerError, match="not within 0..24"):
         estimate(fast_hours_per_day=25)
     with pytest.raises(PowerError, match="fast interval 3 s is not longer"):
@@ -176,5 +187,7 @@ def test_main_prints_a_report(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "one report every 900 s (15 min), 6 h/day every 300 s" in out
     assert "144 reports/day" in out
+    assert power.main(["--rain-mm", "20"]) == 0
+    assert "rain: 20 mm/day at 0.2794 mm/tip" in capsys.readouterr().out
     assert power.main(["--board", "nope"]) == 2
     assert "unknown board" in capsys.readouterr().err
