@@ -12,7 +12,8 @@ on its third day and 65,536 after 1.9 years):
     senml_json  the same records as compact SenML-JSON (RFC 8428 s5, no whitespace),
                 unsigned: the baseline a home-made stack would send
     coap        the whole confirmable CoAP POST the node sends (RFC 7252: header, 4-byte
-                token, Uri-Path "r", Content-Format, payload), before UDP/IP
+                token, Uri-Path "r", Content-Format, Uri-Query "c=0" (the config version it
+                has handled), payload), before UDP/IP
     mqtt        the whole MQTT 3.1.1 PUBLISH, QoS 1, topic ruong/<node>/up, before TCP/IP
 
 The ratio column is senml_json / cose: how many times smaller the signed CBOR uplink is than
@@ -93,6 +94,7 @@ def _size(case: str, pack: bytes) -> Size:
         [
             (coap.OPT_URI_PATH, b"r"),
             (coap.OPT_CONTENT_FORMAT, coap._uint_option(coap.CF_COSE_MAC0)),
+            (coap.OPT_URI_QUERY, b"c=0"),
         ],
         signed,
     )
