@@ -16,6 +16,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from hashlib import sha256
+from typing import cast
 
 import aiomqtt
 import cbor2
@@ -29,6 +30,7 @@ from gateway.uplink import (
     HDR_ALG,
     HDR_KID,
     HDR_PARTIAL_IV,
+    header_kid,
     mac_structure,
 )
 
@@ -64,13 +66,11 @@ def sign_config(key: bytes, node: str, version: int, settings: Mapping[str, obje
 
 
 def kid_of(uplink: bytes) -> str:
-    """The node id (kid) of an uplink the gateway has already accepted: in the unprotected
-    header, else in the protected one (where gateway.uplink.decode_uplink also looks)."""
+    """The node id (kid) of an uplink the gateway has already accepted, read where
+    gateway.uplink.decode_uplink read it (`header_kid`)."""
     protected, unprotected = cbor2.loads(uplink).value[:2]
-    kid = unprotected.get(HDR_KID)
-    if kid is None:
-        kid = cbor2.loads(protected)[HDR_KID]
-    return str(kid.decode("ascii"))
+    kid = header_kid(cbor2.loads(protected) if protected else {}, unprotected)
+    return cast(bytes, kid).decode("ascii")  # decode_uplink accepted it as a node id
 
 
 def version_hint(uri_query: tuple[str, ...]) -> int | None:

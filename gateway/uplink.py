@@ -112,6 +112,11 @@ def mac_tag(key: bytes, protected: bytes, payload: bytes) -> bytes:
 _MAPS = (dict, cbor2.frozendict)  # what cbor2 decodes maps to: checked before the Mapping ABC
 
 
+def header_kid(protected: Mapping[object, object], unprotected: Mapping[object, object]) -> object:
+    """The kid (key id, RFC 9052 s3.1): in the unprotected header, else in the protected one."""
+    return unprotected.get(HDR_KID, protected.get(HDR_KID))
+
+
 def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: float) -> Uplink:
     """Authenticate and validate `data`; raise UplinkRejected with the reason otherwise."""
     if len(data) > MAX_UPLINK_BYTES:
@@ -141,7 +146,7 @@ def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: 
     piv = protected.get(HDR_PARTIAL_IV)
     if not (isinstance(piv, bytes) and 1 <= len(piv) <= 8):
         raise UplinkRejected("bad_header", "Partial IV (message counter) missing or not 1-8 bytes")
-    kid = unprotected.get(HDR_KID, protected.get(HDR_KID))
+    kid = header_kid(protected, unprotected)
     try:
         node_id = kid.decode("ascii") if isinstance(kid, bytes) else ""
     except UnicodeDecodeError:
