@@ -7,12 +7,27 @@ so the node and the tools share one implementation.
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import sys
 from functools import cache
 from pathlib import Path
 from types import ModuleType
 
 FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
+
+
+def import_firmware(name: str) -> ModuleType:
+    """firmware/<name>.py imported under its own name, with firmware/ appended to sys.path
+    (appended: never shadows an installed package) so that its own imports (`import cbor`)
+    resolve to the firmware's, as on the board. RuntimeError when an installed module of that
+    name shadows the firmware's."""
+    if str(FIRMWARE_DIR) not in sys.path:
+        sys.path.append(str(FIRMWARE_DIR))
+    module = importlib.import_module(name)
+    if Path(str(module.__file__)).parent != FIRMWARE_DIR:
+        raise RuntimeError(f"{name} shadowed by {module.__file__}")
+    return module
 
 
 @cache

@@ -26,12 +26,11 @@ from __future__ import annotations
 import json
 import sys
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import cbor2
 
-from backend.firmware_src import FIRMWARE_DIR
+from backend.firmware_src import import_firmware
 
 NODE_ID = "ruong-n01"  # 9 characters, like the registry's ids
 KEY = bytes(range(32))
@@ -65,17 +64,6 @@ class Size:
     mqtt: int
 
 
-def _firmware(name: str) -> ModuleType:
-    """A firmware module imported on CPython, as the tests do (firmware/ appended to the path,
-    so that its `import cbor` finds the firmware's own encoder)."""
-    if str(FIRMWARE_DIR) not in sys.path:
-        sys.path.append(str(FIRMWARE_DIR))
-    module = __import__(name)
-    if not str(module.__file__).startswith(str(FIRMWARE_DIR)):
-        raise RuntimeError(f"{name} resolved to {module.__file__}, not the firmware's")
-    return module
-
-
 def senml_json(pack: bytes) -> bytes:
     """The SenML-CBOR `pack` as compact SenML-JSON (RFC 8428 s5), records and order kept."""
     records: list[dict[int, Any]] = cbor2.loads(pack)
@@ -84,7 +72,7 @@ def senml_json(pack: bytes) -> bytes:
 
 
 def _size(case: str, pack: bytes) -> Size:
-    cose, coap, mqtt = _firmware("cose"), _firmware("coap"), _firmware("mqtt")
+    cose, coap, mqtt = import_firmware("cose"), import_firmware("coap"), import_firmware("mqtt")
     signed = cose.mac0(KEY, NODE_ID, COUNTER, pack)
     request = coap.encode_message(
         coap.CON,
@@ -105,7 +93,7 @@ def _size(case: str, pack: bytes) -> Size:
 def measure() -> list[Size]:
     """The sizes of the typical uplinks: one quantity, six, all ten, and a backlog pack (as
     many six-quantity samples, 15 minutes apart, as fit in MAX_UPLINK_BYTES)."""
-    senml = _firmware("senml")
+    senml = import_firmware("senml")
     backlog_samples = [(i, SAMPLE_TIME_S + 900 * i, SIX) for i in range(6)]
     backlog, used = senml.encode_many(NODE_ID, backlog_samples, MAX_UPLINK_BYTES)
     return [

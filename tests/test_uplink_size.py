@@ -9,6 +9,7 @@ from pathlib import Path
 import cbor2
 import pytest
 
+from backend.firmware_src import import_firmware
 from bench import uplink_size
 from bench.uplink_size import NODE_ID, SAMPLE_TIME_S, measure, senml_json
 
@@ -26,7 +27,7 @@ def test_senml_json_names_the_cbor_labels_as_rfc8428_does() -> None:
 def test_each_encoding_holds_the_same_readings() -> None:
     """The JSON baseline and the CBOR pack carry the same records; the COSE and transport
     framings only add bytes, in that order."""
-    senml = uplink_size._firmware("senml")
+    senml = import_firmware("senml")
     pack = senml.encode(NODE_ID, SAMPLE_TIME_S, uplink_size.SIX)
     records = json.loads(senml_json(pack))
     assert [r["n"] for r in records] == list(uplink_size.SIX)

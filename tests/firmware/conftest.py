@@ -2,27 +2,18 @@
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
-from firmware_helpers import FIRMWARE_DIR, Datagram, MicroPython, UdpPeer
+from firmware_helpers import Datagram, MicroPython, UdpPeer
+
+from backend.firmware_src import import_firmware
 
 
 @pytest.fixture(scope="session")
 def fw() -> Callable[[str], object]:
     """Import a firmware module on CPython: fw("cbor")."""
-    if str(FIRMWARE_DIR) not in sys.path:
-        sys.path.append(str(FIRMWARE_DIR))  # appended: never shadows an installed package
-
-    def load(name: str) -> object:
-        module = importlib.import_module(name)
-        assert Path(module.__file__).parent == FIRMWARE_DIR, f"{name} shadowed by {module.__file__}"
-        return module
-
-    return load
+    return import_firmware
 
 
 @pytest.fixture(scope="session")
