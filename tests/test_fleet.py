@@ -65,17 +65,21 @@ def test_an_unreadable_store_claims_nothing() -> None:
     assert "advice" not in fleet.as_json(health) and "key" not in fleet.as_json(health)
 
 
+def farm(tmp_path: Path, store_url: str, fields: dict[str, str]) -> tuple[Path, list[NodeInfo]]:
+    """A ruong.toml for farm "farm" on `store_url`, and one node provisioned per
+    {field: transport}, in order."""
+    registry_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    config = write_config(
+        tmp_path / "ruong.toml", site_farm="farm", registry_url=registry_url, store_url=store_url
+    )
+    with Registry(registry_url) as registry:
+        nodes = [registry.provision("farm", f, transport) for f, transport in fields.items()]
+    return config, nodes
+
+
 def test_ruong_node_list_reads_the_registry_and_the_store(tmp_path: Path) -> None:
     store_url = f"sqlite:///{tmp_path / 'readings.db'}"
-    config = write_config(
-        tmp_path / "ruong.toml",
-        site_farm="farm",
-        registry_url=f"sqlite:///{tmp_path / 'registry.db'}",
-        store_url=store_url,
-    )
-    with Registry(f"sqlite:///{tmp_path / 'registry.db'}") as registry:
-        seen = registry.provision("farm", "ruong-1", "coap")
-        silent = registry.provision("farm", "ruong-2", "mqtt")
+    config, (seen, silent) = farm(tmp_path, store_url, {"ruong-1": "coap", "ruong-2": "mqtt"})
     now_ms = int(time.time() * 1000)
     store = open_store(store_url)
     tags = {"farm": "farm", "field": "ruong-1", "node": seen.node}
@@ -107,14 +111,7 @@ def test_ruong_node_list_without_its_database_says_so_and_lists_the_registry(
     tmp_path: Path,
 ) -> None:
     dead = f"influxdb://127.0.0.1:{free_port(socket.SOCK_STREAM)}/ruong"  # nothing listens
-    config = write_config(
-        tmp_path / "ruong.toml",
-        site_farm="farm",
-        registry_url=f"sqlite:///{tmp_path / 'registry.db'}",
-        store_url=dead,
-    )
-    with Registry(f"sqlite:///{tmp_path / 'registry.db'}") as registry:
-        info = registry.provision("farm", "ruong-1", "coap")
+    config, (info,) = farm(tmp_path, dead, {"ruong-1": "coap"})
     done = ruong("--config", str(config), "node", "list", cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert f"cannot read the store ({dead})" in done.stderr
