@@ -14,22 +14,25 @@ demo: $(VENV)/.run-installed
 test: $(VENV)/.dev-installed
 	scripts/install-system-deps.sh $(TEST_DEBS)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(VENV)/.dev-installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || { scripts/install-system-deps.sh python3-venv && \
 		rm -rf $(VENV) && $(PYTHON) -m venv $(VENV); }
 	$(BIN)/python -m pip install -q --upgrade pip
 
-# Editable install: `ruong sim` runs the firmware sources from ./firmware.
-$(VENV)/.run-installed: pyproject.toml | $(BIN)/python
+# Editable install: `ruong sim` runs the firmware sources from ./firmware; setup.py compiles
+# the catalogues of words (backend/locale) on every install.
+$(VENV)/.run-installed: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install -q -e .
 	touch $@
 
-$(VENV)/.dev-installed: pyproject.toml | $(BIN)/python
+$(VENV)/.dev-installed: pyproject.toml setup.py | $(BIN)/python
 	$(BIN)/python -m pip install -q -e '.[dev]'
 	touch $@ $(VENV)/.run-installed
 

@@ -1,7 +1,8 @@
 """Settings: one `ruong.toml` plus `RUONG_*` environment overrides, read once at the entry point.
 
-Every server address is a URL (DESIGN.md, "Contracts / Config"). The typed `Settings` object is
-passed down to each part's constructor; no other module reads the environment or the file.
+Every server address is a URL (docs/architecture.md, "Configuration"). The typed `Settings`
+object is passed down to each part's constructor; no other module reads the environment or the
+file.
 
 Environment overrides are named after the key: `[store] url` <- `RUONG_STORE_URL`,
 `[coap] bind` <- `RUONG_COAP_BIND`, `[site] farm` <- `RUONG_SITE_FARM`, and so on.

@@ -14,7 +14,16 @@ from functools import cache
 from pathlib import Path
 from types import ModuleType
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[1] / "firmware"
+
+def _firmware_dir() -> Path:
+    """firmware/ of the source checkout, else the copy a wheel ships as backend/firmware
+    (pyproject.toml [tool.setuptools] package-dir)."""
+    here = Path(__file__).resolve().parent
+    checkout = here.parent / "firmware"
+    return checkout if (checkout / "main.py").is_file() else here / "firmware"
+
+
+FIRMWARE_DIR = _firmware_dir()
 
 
 def import_firmware(name: str) -> ModuleType:

@@ -367,7 +367,7 @@ class Registry:
     def set_config(self, node_id: str, settings: dict[str, object]) -> NodeConfig:
         """Make `settings` the node's newest remote config, as the next version; the current
         version when it already has exactly these settings. Validating them is the caller's
-        (backend/node_config.py)."""
+        (ruong/node_config.py)."""
         with Session(self.engine) as session, session.begin():
             node = session.get(Node, node_id)
             if node is None:

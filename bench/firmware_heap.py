@@ -10,7 +10,7 @@ completes (exit 3: ran, gateway unreachable; exit 1: MemoryError):
 - FieldHAL: what `ruong sim` runs without `host_drivers` (simulated values, outbox, packs,
   COSE, transport); the firmware's budget is 64 kB (tests/firmware runs at 64k);
 - host_drivers: the raw-level host HAL + every real driver + BME280; `ruong sim` runs it at
-  96k (backend/sim.py HEAP).
+  96k (ruong/sim.py HEAP).
 Each is measured at three `state_dir` lengths, since the paths live on the heap too.
 `--against REF` measures a git revision of this repository (checked out into a temporary
 worktree) in the same run and prints new / old. The unix port is 64-bit: each object is about
@@ -28,7 +28,7 @@ import tempfile
 from pathlib import Path
 
 from backend.firmware_src import FIRMWARE_DIR
-from backend.sim import micropython_binary
+from ruong.sim import micropython_binary
 
 REPO = FIRMWARE_DIR.parent
 BUDGET_K = {"FieldHAL": 64, "host_drivers": 96}

@@ -27,16 +27,10 @@ import numpy as np
 import pandas as pd
 
 from forecasting import weather
+from forecasting.advice import irrigation_advice, pest_advice
 from forecasting.crops import load_crops
-from forecasting.field_forecast import (
-    Planting,
-    Site,
-    forecast_many,
-    irrigation_advice,
-    model_inputs,
-    pest_advice,
-    prepare,
-)
+from forecasting.field_forecast import forecast_many, model_inputs, prepare
+from forecasting.field_readings import Planting, Site
 from forecasting.soils import load_soils
 
 NOW = pd.Timestamp("2026-04-10 06:00", tz=weather.TIME_ZONE)
@@ -77,7 +71,7 @@ def build_fields(n: int, seed: int = 7) -> list[tuple[Planting, pd.DataFrame]]:
 
 def stage_times(fields: list[tuple[Planting, pd.DataFrame]], site: Site, model) -> dict:
     """Mean seconds per field of each stage, on a sample of the fields."""
-    from forecasting import forecaster
+    from forecasting.features import features
 
     sample = fields[: min(len(fields), 40)]
     totals = {
@@ -101,7 +95,7 @@ def stage_times(fields: list[tuple[Planting, pd.DataFrame]], site: Site, model) 
         t2 = time.perf_counter()
         inputs = model_inputs(prepared)
         if inputs is not None:
-            rows.append(forecaster.features(*inputs, planting.water_balance_field(), NOW))
+            rows.append(features(*inputs, planting.water_balance_field(), NOW))
         totals["features"] += time.perf_counter() - t2
     out = {k: v / len(sample) for k, v in totals.items()}
     if rows:
@@ -119,7 +113,7 @@ def main() -> None:
     parser.add_argument("--model-dir", help="saved soil-moisture models (default: train one)")
     args = parser.parse_args()
 
-    from backend.forecast_job import load_model
+    from ruong.forecast_job import load_model
 
     site = Site(weather.LATITUDE, weather.LONGITUDE, weather.ELEVATION, weather.TIME_ZONE)
     t0 = time.perf_counter()

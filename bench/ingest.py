@@ -43,12 +43,12 @@ import aiocoap
 import httpx
 
 from backend.registry import Registry
-from backend.services import start_influxd, start_mosquitto
 from backend.store.base import Point, line_protocol
 from bench import nodered
 from bench.mqtt_load import publish_all
 from gateway.ingest import uplink_points
 from gateway.uplink import decode_uplink
+from ruong.services import start_influxd, start_mosquitto
 from tests.conftest import GatewayProcess, start_gateway
 from tests.faults import Sample, Traffic, coap_send
 

@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 from backend.config import Endpoint
-from backend.services import start_mosquitto
 from bench.mqtt_load import publish_all
+from ruong.services import start_mosquitto
 
 PUBLISHERS = 4
 WINDOW = 50

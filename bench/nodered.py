@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 import paho.mqtt.client as mqtt
 
-from backend.services import ManagedProcess, free_port, spawn
+from ruong.services import ManagedProcess, free_port, spawn
 
 # node-red 5.x needs Node >= 22.9; 4.1.x runs on Node >= 18.5, which Debian and Ubuntu ship
 NODE_RED = "4.1.8"

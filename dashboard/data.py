@@ -1,25 +1,25 @@
-"""What the dashboard shows, read from the store and turned into advice (pure after the read).
+"""What the dashboard shows, read from the store (pure after the read): the newest forecast of
+each kind per field. The node rules (not reporting, battery, faults, the bare re-flood
+threshold) are backend/node_health.py, shared with `ruong node list`.
 
-Advice rules and their sources:
-- Re-flood a paddy when the perched water table is 15 cm below the soil surface: IRRI "safe
-  AWD" (Bouman et al. 2007, Water Management in Irrigated Rice; IRRI Rice Knowledge Bank).
-- A Li-ion cell below 3.5 V has under ~10 % charge left: ask for a battery change.
-- Irrigation, AWD, pest and soil-moisture forecasts: the `forecasts` measurement written by
-  `ruong forecast run` (forecasting.field_forecast); each carries its `model` tag, which the
-  page shows so every number can be traced to its equation or model version.
+Forecasts: the `forecasts` measurement written by `ruong forecast run`
+(forecasting.field_forecast); each carries its `model` tag, which the page shows so every
+number can be traced to its equation or model version.
 """
 
 from __future__ import annotations
 
-# dataclasses.field under another name: NodeView has an attribute `field` (the farm's field)
+import json
+import logging
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 
+from backend.i18n import Message, render
 from backend.store import Store
+from backend.store.base import Row
 
-AWD_REFLOOD_M = -0.15
-BATTERY_LOW_V = 3.5
-OFFLINE_AFTER_S = 3600  # four missed reports at the default 15-minute interval
+log = logging.getLogger(__name__)
+
 FORECAST_MAX_AGE_S = 36 * 3600  # a forecast older than a day and a half is not shown
 # forecast kinds a farmer acts on, in display order (et0 is for officers and researchers)
 FORECAST_ORDER = ("irrigation", "awd", "soil_vwc", "pest_")
@@ -39,50 +39,22 @@ DISPLAY = (
 )
 
 
-@dataclass
-class NodeView:
-    node: str
-    field: str
-    farm: str
-    time_ms: int
-    values: dict[str, float] = dataclass_field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Advice:
-    key: str  # i18n key
-    level: str  # bootstrap colour: success / warning / danger
-    values: dict[str, object]
-
-
-def latest_by_node(store: Store) -> list[NodeView]:
-    """The newest reading and node status of every node, newest first."""
-    views: dict[str, NodeView] = {}
-    for measurement in ("readings", "node_status"):
-        for row in store.latest(measurement, group_by="node"):
-            node = row.tags.get("node", "?")
-            view = views.setdefault(
-                node,
-                NodeView(node, row.tags.get("field", ""), row.tags.get("farm", ""), row.time_ms),
-            )
-            view.time_ms = max(view.time_ms, row.time_ms)
-            view.values.update(
-                {k: float(v) for k, v in row.fields.items() if isinstance(v, int | float)}
-            )
-    return sorted(views.values(), key=lambda v: (v.field, v.node))
-
-
 @dataclass(frozen=True)
 class ForecastView:
-    """The newest forecast of one kind for a field (see forecasting.field_forecast.Advice)."""
+    """The newest forecast of one kind for a field (see forecasting.advice.Advice).
+
+    message: its words as stored (`msg`: message id and parameters); a point written before
+    the catalogue existed has none and carries its two rendered sentences in `legacy`
+    (`text_vi`, `text_en`, read-only until those points age out).
+    """
 
     field: str
     kind: str
     model: str
     level: int | None
-    text_vi: str
-    text_en: str
+    message: Message | None
     time_ms: int
+    legacy: dict[str, str] = dataclass_field(default_factory=dict)
 
     @property
     def colour(self) -> str:
@@ -90,6 +62,25 @@ class ForecastView:
         return {3: "danger", 2: "warning", 1: "info", 0: "light"}.get(
             self.level if self.level is not None else -1, "secondary"
         )
+
+    def text(self, lang: str) -> str:
+        """The advice in `lang`."""
+        if self.message is not None:
+            return render(self.message, lang)
+        return self.legacy.get(f"text_{lang}") or self.legacy.get("text_vi", "")
+
+
+def _message(row: Row) -> Message | None:
+    """The stored message of a `forecasts` row, or None (an old point, or an unreadable one:
+    logged, and shown from its legacy text if it has one)."""
+    raw = row.fields.get("msg")
+    if not isinstance(raw, str):
+        return None
+    try:
+        return Message.from_json(json.loads(raw))
+    except (ValueError, KeyError, TypeError) as exc:
+        log.warning("forecast %s of %s: unreadable msg %r: %s", row.tags, row.time_ms, raw, exc)
+        return None
 
 
 def _order(kind: str) -> int:
@@ -109,9 +100,9 @@ def latest_forecasts(store: Store, now_ms: int) -> dict[str, list[ForecastView]]
             kind=kind,
             model=row.tags.get("model", ""),
             level=int(level) if isinstance(level, int | float) else None,
-            text_vi=str(row.fields.get("text_vi", "")),
-            text_en=str(row.fields.get("text_en", "")),
+            message=_message(row),
             time_ms=row.time_ms,
+            legacy={k: str(v) for k, v in row.fields.items() if k in ("text_vi", "text_en")},
         )
         key = (view.field, kind)
         if key not in newest or view.time_ms >= newest[key].time_ms:
@@ -120,27 +111,3 @@ def latest_forecasts(store: Store, now_ms: int) -> dict[str, list[ForecastView]]
     for view in sorted(newest.values(), key=lambda v: (_order(v.kind), -(v.level or 0))):
         by_field.setdefault(view.field, []).append(view)
     return by_field
-
-
-def advice(view: NodeView, now_ms: int, has_awd_forecast: bool = False) -> list[Advice]:
-    """What the farmer should do about this node's field and the node itself.
-
-    has_awd_forecast: the field has an AWD forecast, which says more than the bare
-    re-flood threshold (it knows the crop stage), so the threshold rule stays silent.
-    """
-    out: list[Advice] = []
-    if now_ms - view.time_ms > OFFLINE_AFTER_S * 1000:
-        out.append(Advice("offline", "danger", {}))
-    level = view.values.get("water_level")
-    if level is not None and level <= AWD_REFLOOD_M and not has_awd_forecast:
-        out.append(Advice("reflood", "warning", {"cm": round(-level * 100)}))
-    battery = view.values.get("battery")
-    if battery is not None and battery < BATTERY_LOW_V:
-        out.append(Advice("battery_low", "warning", {"v": battery}))
-    faults = view.values.get("faults")
-    if faults:  # the newest status has it only while a sensor fails (docs/vocabulary.md)
-        out.append(Advice("sensor_faults", "warning", {"n": int(faults)}))
-    dropped = view.values.get("dropped")
-    if dropped:
-        out.append(Advice("dropped", "info", {"n": int(dropped)}))
-    return out or [Advice("all_good", "success", {})]

@@ -1,7 +1,7 @@
 """The node's JSON config file -> a validated settings dict (config flows down from here).
 
 Imported by main.py, which drops it from memory once the settings exist. Keys that
-backend/sim.py writes: node, key, transport, gateway, field, seed, interval_s, cycles,
+ruong/sim.py writes: node, key, transport, gateway, field, seed, interval_s, cycles,
 state_dir. Optional ones (defaults in `parse_config`): radio tuning, the outbox bounds,
 sensor calibration, and host-only simulation knobs (sim_start, sim_step_s, faults).
 """

@@ -1,5 +1,5 @@
 """On-device side of the technician's tools, called over the serial REPL by
-`ruong node check` and `ruong node calibrate` (backend/technician.py):
+`ruong node check` and `ruong node calibrate` (ruong/technician/):
 
     import selftest; selftest.check()              every sensor through the real drivers
     import selftest; selftest.soil_counts(20)      raw soil-probe ADC counts (calibration)

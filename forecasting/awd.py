@@ -14,8 +14,8 @@ Sources:
 
 Place in the data path: the store's `water_level` readings (m, negative below the soil
 surface, from a perforated field tube) and the field's days after transplanting ->
-:func:`advise` -> a recommendation with a reason code, the numbers, and short actionable
-texts in Vietnamese and English.
+:func:`advise` -> a recommendation with a reason code, the numbers, and a short actionable
+sentence (a message of the catalogue, backend/locale: `awd.*`).
 
 Rules (days counted from transplanting, day 0; harvest at the season length)
 -----------------------------------------------------------------------------
@@ -42,6 +42,8 @@ from enum import StrEnum
 import numpy as np
 import pandas as pd
 
+from backend.i18n import N_, Message
+from backend.node_health import AWD_REFLOOD_M
 from forecasting.crops import Crop
 
 RIPENING_DAYS = 30  # flowering to maturity in tropical rice (Yoshida 1981)
@@ -95,7 +97,7 @@ class AwdSchedule:
     awd_start_day: int = 14
     flowering_halfwidth: int = 7
     drain_days: int = 14
-    reflood_level_m: float = -0.15
+    reflood_level_m: float = AWD_REFLOOD_M
     target_level_m: float = 0.05
     min_ponded_m: float = 0.02
     trend_days: float = 3.0
@@ -137,6 +139,7 @@ class AwdAdvice:
       the soil pores above a perched water table below the surface comes on top of it.
     days_to_threshold: days until the level reaches the re-flood threshold at its recent
       rate of fall (None when not falling or not in the AWD phase).
+    text: what to do, in the catalogue's words (rendered in the reader's language).
     """
 
     reason: Reason
@@ -147,16 +150,30 @@ class AwdAdvice:
     target_m: float | None
     apply_mm: float
     days_to_threshold: float | None
-    text_en: str
-    text_vi: str
+    text: Message
 
 
-def _where(level_m: float) -> tuple[str, str]:
-    """The level in words (en, vi), in whole cm."""
+def _where(level_m: float) -> Message:
+    """The level in words, in whole cm above or below the soil surface."""
+    if not np.isfinite(level_m):
+        return Message(N_("awd.where.unknown"))
     cm = round(abs(level_m) * 100)
-    if level_m >= 0:
-        return f"{cm} cm above the soil surface", f"{cm} cm trên mặt ruộng"
-    return f"{cm} cm below the soil surface", f"{cm} cm dưới mặt ruộng"
+    return Message(N_("awd.where.above") if level_m >= 0 else N_("awd.where.below"), {"cm": cm})
+
+
+# the sentence of each reason (backend/locale: "awd.<reason>")
+_TEXT = {
+    Reason.REFLOOD: N_("awd.reflood"),
+    Reason.LET_DRY: N_("awd.let_dry"),
+    Reason.ESTABLISHMENT_FLOOD: N_("awd.establishment_flood"),
+    Reason.ESTABLISHMENT_KEEP: N_("awd.establishment_keep"),
+    Reason.FLOWERING_FLOOD: N_("awd.flowering_flood"),
+    Reason.FLOWERING_KEEP: N_("awd.flowering_keep"),
+    Reason.DRAIN: N_("awd.drain"),
+    Reason.DRAINED: N_("awd.drained"),
+    Reason.NO_DATA: N_("awd.no_data"),
+    Reason.OUT_OF_SEASON: N_("awd.out_of_season"),
+}
 
 
 def _trend_days(levels: pd.Series, schedule: AwdSchedule, level: float) -> float | None:
@@ -230,88 +247,18 @@ def _advice(
 ) -> AwdAdvice:
     target = s.target_level_m if action is Action.IRRIGATE else None
     apply_mm = (s.target_level_m - max(level, 0.0)) * 1000.0 if target is not None else 0.0
-    where_en, where_vi = _where(level) if np.isfinite(level) else ("unknown", "không rõ")
-    target_cm = round(s.target_level_m * 100)
-    limit_cm = round(abs(s.reflood_level_m) * 100)
-    to_harvest = s.season_days - day
-    eta_en = f" (about {eta:.0f} days)" if eta is not None else ""
-    eta_vi = f" (khoảng {eta:.0f} ngày nữa)" if eta is not None else ""
-    texts = {
-        Reason.REFLOOD: (
-            (
-                f"Water is {where_en} (limit {limit_cm} cm below): irrigate now to about "
-                f"{target_cm} cm above the soil."
-            ),
-            (
-                f"Mực nước {where_vi} (ngưỡng {limit_cm} cm): bơm nước ngay, giữ khoảng "
-                f"{target_cm} cm trên mặt ruộng."
-            ),
-        ),
-        Reason.LET_DRY: (
-            (
-                f"Water is {where_en}: no irrigation needed. Let the field dry until the water "
-                f"is {limit_cm} cm below the surface{eta_en}."
-            ),
-            (
-                f"Mực nước {where_vi}: chưa cần bơm. Để ruộng khô dần đến khi nước xuống "
-                f"{limit_cm} cm dưới mặt ruộng{eta_vi}."
-            ),
-        ),
-        Reason.ESTABLISHMENT_FLOOD: (
-            (
-                f"Young rice ({day} days after transplanting), water is {where_en}: irrigate to "
-                f"about {target_cm} cm and keep the field flooded for the first 2 weeks."
-            ),
-            (
-                f"Lúa mới cấy ({day} ngày), mực nước {where_vi}: bơm nước lên khoảng "
-                f"{target_cm} cm, giữ ngập trong 2 tuần đầu để hạn chế cỏ dại."
-            ),
-        ),
-        Reason.ESTABLISHMENT_KEEP: (
-            (
-                f"Young rice ({day} days after transplanting): keep 2-5 cm of water; do not let "
-                "the field dry yet."
-            ),
-            f"Lúa mới cấy ({day} ngày): giữ nước 2-5 cm, chưa để ruộng khô.",
-        ),
-        Reason.FLOWERING_FLOOD: (
-            (
-                f"Rice is near flowering, water is {where_en}: irrigate to about {target_cm} cm "
-                "and keep the field flooded until 1 week after flowering."
-            ),
-            (
-                f"Lúa sắp hoặc đang trổ bông, mực nước {where_vi}: bơm nước lên khoảng "
-                f"{target_cm} cm, giữ ngập đến 1 tuần sau trổ."
-            ),
-        ),
-        Reason.FLOWERING_KEEP: (
-            (
-                "Rice is near flowering: keep 2-5 cm of water until 1 week after flowering; do "
-                "not let the field dry."
-            ),
-            "Lúa sắp hoặc đang trổ bông: giữ nước 2-5 cm đến 1 tuần sau trổ, không để ruộng khô.",
-        ),
-        Reason.DRAIN: (
-            f"Harvest in about {to_harvest} days: drain the field now and stop irrigating.",
-            f"Còn khoảng {to_harvest} ngày đến thu hoạch: tháo cạn nước ruộng và ngừng bơm.",
-        ),
-        Reason.DRAINED: (
-            f"Harvest in about {to_harvest} days: the field is drained; do not irrigate again.",
-            f"Còn khoảng {to_harvest} ngày đến thu hoạch: ruộng đã cạn, không bơm nước nữa.",
-        ),
-        Reason.NO_DATA: (
-            "No recent water-level reading: check the sensor, or look at the field water tube.",
-            (
-                "Không có số đo mực nước gần đây: kiểm tra cảm biến hoặc xem ống đo nước "
-                "ngoài ruộng."
-            ),
-        ),
-        Reason.OUT_OF_SEASON: (
-            f"Day {day} is outside the rice season: no AWD advice.",
-            f"Ngày {day} nằm ngoài vụ lúa: không có khuyến cáo tưới ướt khô xen kẽ.",
-        ),
-    }
-    text_en, text_vi = texts[reason]
+    msgid = N_("awd.let_dry_eta") if reason is Reason.LET_DRY and eta is not None else None
+    text = Message(
+        msgid or _TEXT[reason],
+        {
+            "where": _where(level),
+            "target_cm": round(s.target_level_m * 100),
+            "limit_cm": round(abs(s.reflood_level_m) * 100),
+            "day": day,
+            "to_harvest": s.season_days - day,
+            "eta_days": round(eta) if eta is not None else None,
+        },
+    )
     return AwdAdvice(
         reason=reason,
         action=action,
@@ -321,6 +268,5 @@ def _advice(
         target_m=target,
         apply_mm=apply_mm,
         days_to_threshold=eta,
-        text_en=text_en,
-        text_vi=text_vi,
+        text=text,
     )

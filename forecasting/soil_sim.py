@@ -3,8 +3,9 @@
 Place in the data path: tests and the demo. `forecasting.weather` generates Ninh Bình weather,
 this module turns it into what a field's node would have reported over a season (`soil_vwc`,
 `rain`, ...) together with the true root-zone water content it could not see exactly. The
-soil-moisture forecaster (`forecasting.forecaster`) is trained and backtested on these series,
-against persistence and against the FAO-56 daily bucket (`forecasting.water_balance`).
+soil-moisture forecaster (`forecasting.model`, `forecasting.backtest`) is trained and
+backtested on these series, against persistence and against the FAO-56 daily bucket
+(`forecasting.water_balance`).
 
 Why a different model from FAO-56 chapter 8
 -------------------------------------------

@@ -69,7 +69,7 @@ class Received:
 
 
 def uplink_points(uplink: Uplink) -> list[Point]:
-    """Points of the InfluxDB schema (DESIGN.md): `readings` and `node_status`, one per time."""
+    """Points of the InfluxDB schema (docs/architecture.md, "Store schema"): `readings` and `node_status`, one per time."""
     node = uplink.node
     tags = {"farm": node.farm, "field": node.field, "node": node.node}
     points: list[Point] = []

@@ -19,8 +19,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from backend.config import Settings, load_settings
+from backend.firmware_src import FIRMWARE_DIR
 from backend.registry import Registry
-from backend.services import (
+from ruong.services import (
     InfluxServer,
     ManagedProcess,
     MosquittoServer,
@@ -30,7 +31,7 @@ from backend.services import (
     start_influxd,
     start_mosquitto,
 )
-from backend.sim import micropython_binary
+from ruong.sim import micropython_binary
 
 
 def wait_until(
@@ -67,7 +68,7 @@ def micropython() -> str:
 
 @pytest.fixture(scope="session")
 def firmware_dir() -> Path:
-    return Path(__file__).resolve().parents[1] / "firmware"
+    return FIRMWARE_DIR
 
 
 @dataclass
@@ -106,7 +107,7 @@ class GatewayProcess:
         """(Re)start the process with the same config: same ports, spool and registry."""
         log = self.config.parent / "gateway.log"
         ready = log.read_text(errors="replace").count("gateway ready") if log.exists() else 0
-        argv = [sys.executable, "-m", "backend.cli", "--config", str(self.config), "gateway"]
+        argv = [sys.executable, "-m", "ruong.cli", "--config", str(self.config), "gateway"]
         self.process = spawn("gateway", argv, self.config.parent)
         self.process.wait_for_log("gateway ready", 30, occurrences=ready + 1)
 

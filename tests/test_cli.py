@@ -12,7 +12,7 @@ from tests.conftest import write_config
 
 def ruong(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "backend.cli", *args],
+        [sys.executable, "-m", "ruong.cli", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -25,6 +25,28 @@ def test_help_lists_every_subcommand(tmp_path: Path) -> None:
     out = ruong("--help", cwd=tmp_path).stdout
     for command in ("demo", "gateway", "serve", "node", "sim", "field", "forecast", "hw"):
         assert f"    {command} " in out
+
+
+def test_config_and_verbose_work_before_and_after_any_subcommand() -> None:
+    """`ruong sim --config x` and `ruong gateway --config x` as a new user types them; a value
+    given before the subcommand is kept when none follows it."""
+    from ruong.cli import build_parser
+
+    parse = build_parser().parse_args
+    for argv in (["sim"], ["gateway"], ["node", "list"], ["node", "flash", "--port", "p", "n"]):
+        after = parse([*argv, "--config", "after.toml", "-v"])
+        assert (after.config, after.verbose) == ("after.toml", True), argv
+        before = parse(["--config", "before.toml", *argv])
+        assert (before.config, before.verbose) == ("before.toml", False), argv
+    assert parse(["--config", "a.toml", "sim", "--config", "b.toml"]).config == "b.toml"
+
+
+def test_a_missing_config_after_the_subcommand_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    done = ruong("gateway", "--config", str(tmp_path / "nope.toml"), cwd=tmp_path)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        f"ruong gateway: config file {tmp_path / 'nope.toml'} does not exist"
+    ]
 
 
 def test_hw_power_passes_its_options_and_refuses_strays(tmp_path: Path) -> None:

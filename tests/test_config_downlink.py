@@ -16,12 +16,12 @@ import paho.mqtt.client as mqtt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from backend.node_config import NodeConfigError, changed, validate
 from backend.registry import Registry, RegistryError
-from backend.services import MosquittoServer, require_binary
-from backend.sim import start_node
 from gateway.downlink import CONFIG_AAD, ConfigDownlinks, kid_of, sign_config, version_hint
 from gateway.uplink import UplinkRejected, decode_uplink, mac_structure
+from ruong.node_config import NodeConfigError, changed, validate
+from ruong.services import MosquittoServer, require_binary
+from ruong.sim import start_node
 from tests.conftest import GatewayProcess, wait_until, write_config
 from tests.test_cli import ruong
 from tests.uplinks import uplink

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from backend.forecast_job import advice_point
+from backend.i18n import Message
 from backend.store import Point, open_store
 from dashboard.app import create_app
-from forecasting.field_forecast import Advice
+from forecasting.advice import Advice
+from ruong.forecast_job import advice_point
 
 pytestmark = pytest.mark.browser
 
@@ -36,25 +37,49 @@ def store_url(tmp_path: Path) -> str:
             ),
         ]
     )
+    amount = Message("irrigation.amount", {"mm": 24, "m3": 36.0})
     irrigate = Advice(
         "irrigation",
         "fao56-ch8",
         3,
-        "Tưới hôm nay: 24 mm (khoảng 36,0 m³ cho ruộng này).",
-        "Irrigate today: 24 mm (about 36.0 m³ for this field).",
+        Message("irrigation.today", {"amount": amount}),
         {"gross_mm": 24.0, "volume_m3": 36.0},
     )
-    blast = Advice("pest_blast", "rice.blast.lwd_temp.v1", 2, "bệnh đạo ôn: 2 đợt", "blast: 2")
-    quiet = Advice("pest_bph", "rice.bph.degree_days.v1", 0, "rầy nâu: thấp", "BPH: low")
-    et0 = Advice("et0", "fao56-pm", 0, "ET0 3,1 mm", "ET0 3.1 mm")
-    old = Advice("irrigation", "fao56-ch8", 0, "Chưa cần tưới (cũ)", "old advice")
+    et0 = Advice("et0", "fao56-pm", 0, Message("et0.yesterday", {"day": "2026-03-19", "mm": 3.1}))
+
+    def legacy(
+        field: str, kind: str, model: str, level: int, vi: str, en: str, ago_ms: int
+    ) -> Point:
+        """A point written before the catalogue: its words rendered, in both languages."""
+        tags = {"farm": "f", "field": field, "kind": kind, "model": model}
+        fields = {"text_vi": vi, "text_en": en, "level": level}
+        return Point("forecasts", tags, fields, now_ms - ago_ms)
+
     store.write(
         [
-            advice_point("f", "ruong-2", old, now_ms - 86_400_000),
             advice_point("f", "ruong-2", irrigate, now_ms - 3_600_000),
             advice_point("f", "ruong-2", et0, now_ms - 3_600_000),
-            advice_point("f", "ruong-1", blast, now_ms - 3_600_000),
-            advice_point("f", "ruong-1", quiet, now_ms - 3_600_000),
+            legacy(
+                "ruong-2", "irrigation", "fao56-ch8", 0, "Chưa cần tưới (cũ)", "old", 86_400_000
+            ),
+            legacy(
+                "ruong-1",
+                "pest_blast",
+                "rice.blast.lwd_temp.v1",
+                2,
+                "bệnh đạo ôn: 2 đợt",
+                "blast: 2",
+                3_600_000,
+            ),
+            legacy(
+                "ruong-1",
+                "pest_bph",
+                "rice.bph.degree_days.v1",
+                0,
+                "rầy nâu: thấp",
+                "BPH: low",
+                3_600_000,
+            ),
         ]
     )
     store.close()

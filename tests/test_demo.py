@@ -10,8 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.services import free_port
-from forecasting.forecaster import NO_RAIN_OUTLOOK, train
+from forecasting.model import train
+from forecasting.outlook import NO_RAIN_OUTLOOK
+from ruong.services import free_port
 
 pytestmark = [pytest.mark.services, pytest.mark.micropython]
 
@@ -37,7 +38,7 @@ def test_demo_runs_and_exits_by_itself(tmp_path: Path, embedded: bool, model_dir
         [
             sys.executable,
             "-m",
-            "backend.cli",
+            "ruong.cli",
             "demo",
             "--exit-after",
             "20",

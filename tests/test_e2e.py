@@ -23,7 +23,7 @@ def test_nodes_over_coap_and_mqtt_reach_influxdb(gateway: GatewayProcess, tmp_pa
         [
             sys.executable,
             "-m",
-            "backend.cli",
+            "ruong.cli",
             "--config",
             str(gateway.config),
             "sim",
@@ -83,3 +83,25 @@ def test_nodes_over_coap_and_mqtt_reach_influxdb(gateway: GatewayProcess, tmp_pa
     for node_id in nodes:
         times = [r["t"] for r in reports if r["node"] == node_id]
         assert times == sorted(times) and len(set(times)) == 3
+
+
+def test_sim_takes_its_config_after_the_subcommand_and_runs_from_its_default_state_dir(
+    gateway: GatewayProcess, tmp_path: Path
+) -> None:
+    """`ruong sim --config ruong.toml` as a new user types it, in a farm directory: the
+    default `--state-dir ruong-data/sim` is relative to it, not to the firmware's."""
+    farm = tmp_path / "farm"
+    farm.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "ruong.cli", "sim", "--config", str(gateway.config), "-v"]
+        + ["--nodes", "1", "--cycles", "1", "--interval", "1"],
+        cwd=farm,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr + gateway.log()[-3000:]
+    assert "1/1 uplinks acknowledged" in done.stderr
+    (report,) = [json.loads(line) for line in done.stdout.splitlines()]
+    assert (farm / "ruong-data" / "sim" / report["node"] / "config.json").is_file()

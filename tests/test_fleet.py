@@ -8,10 +8,10 @@ import socket
 import time
 from pathlib import Path
 
-from backend import fleet
+from backend.node_health import NodeView
 from backend.registry import NodeInfo, Registry
 from backend.store import Point, open_store
-from dashboard.data import NodeView
+from ruong import fleet
 from tests.conftest import free_port, write_config
 from tests.test_cli import ruong
 

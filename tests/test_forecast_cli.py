@@ -4,18 +4,21 @@ read from and written to a real InfluxDB."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from backend.cli import main
+from backend.i18n import Message, render
 from backend.registry import Registry
 from backend.store import Point, open_store
 from forecasting import et0, weather
-from forecasting.forecaster import NO_RAIN_OUTLOOK, SoilMoistureForecaster, train
+from forecasting.model import SoilMoistureForecaster, train
+from forecasting.outlook import NO_RAIN_OUTLOOK
 from forecasting.soils import load_soils
+from ruong.cli import main
 from tests.conftest import write_config
 
 NOW = pd.Timestamp("2026-03-20 06:30", tz=weather.TIME_ZONE)
@@ -217,7 +220,9 @@ def test_forecast_run_reads_influxdb_and_writes_forecasts(
     irrigation = kinds[("ngo-1", "irrigation")]
     assert irrigation.tags["model"] == "fao56-ch8"
     assert irrigation.fields["level"] == 3
-    assert irrigation.fields["text_vi"].startswith("Tưới hôm nay")
+    stored = Message.from_json(json.loads(str(irrigation.fields["msg"])))
+    assert stored.msgid == "irrigation.today"
+    assert render(stored, "vi").startswith("Tưới hôm nay")
     assert irrigation.fields["volume_m3"] == pytest.approx(
         irrigation.fields["gross_mm"] * 1.5, abs=0.1
     )

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from backend.services import require_binary
 from backend.store import open_store
+from ruong.services import require_binary
 from tests.conftest import GatewayProcess, wait_until
 from tests.uplinks import uplink
 
@@ -102,7 +102,7 @@ def test_retried_uplink_is_acknowledged_and_stored_once(
     assert gateway.log().count("uplink duplicate") == 2
 
     status = subprocess.run(
-        [sys.executable, "-m", "backend.cli", "--config", str(gateway.config), "gateway", "status"],
+        [sys.executable, "-m", "ruong.cli", "--config", str(gateway.config), "gateway", "status"],
         capture_output=True,
         text=True,
         check=False,

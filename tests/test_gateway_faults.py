@@ -17,8 +17,8 @@ from pathlib import Path
 import aiocoap
 import pytest
 
-from backend.services import InfluxServer, start_influxd, start_mosquitto
 from backend.store import open_store
+from ruong.services import InfluxServer, start_influxd, start_mosquitto
 from tests.conftest import GatewayProcess, start_gateway, wait_until
 from tests.faults import MqttPublisher, Sample, Traffic, coap_send, expected_times, stored_times
 

@@ -13,9 +13,9 @@ import cbor2
 import pytest
 
 from backend.registry import NodeInfo
-from backend.services import MosquittoServer
 from backend.store import open_store
 from gateway.spool import REPLAY_WINDOW
+from ruong.services import MosquittoServer
 from tests.conftest import GatewayProcess, wait_until
 from tests.faults import MqttPublisher, Sample, Traffic, coap_send, expected_times, stored_times
 from tests.uplinks import cose_mac0, senml_pack, uplink

@@ -7,8 +7,8 @@ import time
 import paho.mqtt.client as mqtt
 import pytest
 
-from backend.services import MosquittoServer
 from backend.store import open_store
+from ruong.services import MosquittoServer
 from tests.conftest import GatewayProcess, wait_until
 from tests.uplinks import uplink
 

@@ -26,8 +26,8 @@ import aiocoap
 import pytest
 
 from backend.registry import NodeInfo, Registry
-from backend.services import InfluxServer, MosquittoServer, start_mosquitto
 from backend.store import open_store
+from ruong.services import InfluxServer, MosquittoServer, start_mosquitto
 from tests.conftest import GatewayProcess, start_gateway, wait_until
 from tests.faults import MqttPublisher, Sample, Traffic, coap_send, expected_times, stored_times
 from tests.uplinks import uplink

@@ -12,7 +12,7 @@ import pytest
 
 from backend.config import ConfigError, load_settings
 from backend.logs import JsonFormatter
-from backend.services import InfluxServer, MosquittoServer
+from ruong.services import InfluxServer, MosquittoServer
 from tests.conftest import start_gateway, wait_until, write_config
 from tests.test_gateway_coap import coap_post
 from tests.uplinks import uplink

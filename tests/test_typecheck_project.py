@@ -1,4 +1,4 @@
-"""The project's own packages (backend, gateway, dashboard, forecasting, hardware) pass mypy.
+"""The project's packages (ruong, backend, gateway, dashboard, forecasting, hardware) pass mypy.
 
 mypy runs as a developer would from the project root, so it reads `[tool.mypy]` in
 pyproject.toml: Python 3.11, and `ignore_missing_imports` only for the named third-party
@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("backend", "gateway", "dashboard", "forecasting", "hardware")
+PACKAGES = ("ruong", "backend", "gateway", "dashboard", "forecasting", "hardware")
 
 
 @pytest.mark.timeout(600)  # a cold mypy run over pandas-stubs takes ~45 s here

@@ -1,4 +1,5 @@
-"""The store interface and the point model shared by every store (DESIGN.md "InfluxDB schema").
+"""The store interface and the point model shared by every store (docs/architecture.md,
+"Store schema").
 
 Measurements: `readings` (tags farm, field, node; one field per SenML quantity),
 `node_status` (battery, rssi, firmware, dropped counts), `forecasts` (tags field, kind, model).

@@ -1,8 +1,8 @@
 """InfluxDB through its v1 HTTP API: line protocol to `/write`, InfluxQL to `/query`.
 
-One client for every major version (DESIGN.md): 1.x natively, 2.x via its v1-compatibility API
-(user = anything, password = token, DBRP mapping), 3.x Core natively. httpx rather than
-`influxdb-client`, which speaks only the 2.x API.
+One client for every major version (docs/architecture.md, "Real components"): 1.x natively,
+2.x via its v1-compatibility API (user = anything, password = token, DBRP mapping), 3.x Core
+natively. httpx rather than `influxdb-client`, which speaks only the 2.x API.
 """
 
 from __future__ import annotations

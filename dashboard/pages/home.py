@@ -9,16 +9,10 @@ from typing import Any
 import dash_bootstrap_components as dbc
 from dash import Dash, Input, Output, dcc, html
 
+from backend.i18n import ago, label, t
+from backend.node_health import NodeView, advice, latest_by_node
 from backend.store import Store
-from dashboard.data import (
-    DISPLAY,
-    ForecastView,
-    NodeView,
-    advice,
-    latest_by_node,
-    latest_forecasts,
-)
-from dashboard.i18n import ago, label, t
+from dashboard.data import DISPLAY, ForecastView, latest_forecasts
 
 REFRESH_MS = 5000
 
@@ -52,8 +46,8 @@ def forecast_items(forecasts: list[ForecastView], lang: str) -> list:
             continue
         alert = dbc.Alert(
             [
-                html.Div(f.text_vi if lang == "vi" else f.text_en),
-                html.Div(f"{t('source', lang)}: {f.model}", className="small text-muted"),
+                html.Div(f.text(lang)),
+                html.Div(t("source", lang, model=f.model), className="small text-muted"),
             ],
             color=f.colour,
             className="py-2 mb-2",
@@ -107,8 +101,8 @@ def node_card(
     ]
     header = html.Div(
         [
-            html.Strong(f"{t('field', lang)} {view.field}"),
-            html.Span(f" · {t('node', lang)} {view.node}", className="text-muted small"),
+            html.Strong(t("field", lang, field=view.field)),
+            html.Span(" · " + t("node", lang, node=view.node), className="text-muted small"),
         ]
     )
     return dbc.Card(
@@ -120,7 +114,7 @@ def node_card(
                     *forecast_items(forecasts, lang),
                     html.Div(items, className="row g-1"),
                     html.Div(
-                        f"{t('updated', lang)}: {ago((now_ms - view.time_ms) / 1000, lang)}",
+                        t("updated", lang, ago=ago((now_ms - view.time_ms) / 1000, lang)),
                         className="text-muted small",
                     ),
                 ]

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import aiocoap
 
+from backend.firmware_src import FIRMWARE_DIR
 from backend.registry import NodeInfo
 
-FIRMWARE_DIR = Path(__file__).resolve().parents[2] / "firmware"
 HEAP = "64k"  # as `ruong sim` runs it
 NODE_ID = "n0a1b2c3d"
 KEY = bytes(range(32))
@@ -74,7 +74,7 @@ class MicroPython:
 
 
 def write_config(directory: Path, **overrides: object) -> Path:
-    """A node config file (as backend.sim writes it) with `overrides` applied."""
+    """A node config file (as ruong.sim writes it) with `overrides` applied."""
     config = {
         "node": NODE_ID,
         "key": KEY.hex(),

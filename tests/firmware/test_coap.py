@@ -14,8 +14,8 @@ import pytest
 from aiocoap import resource
 from firmware_helpers import NODE_ID, Datagram, UdpPeer, coap_bytes, lookup_for, node_info
 
-from backend.services import free_port
 from gateway.uplink import UplinkRejected, decode_uplink
+from ruong.services import free_port
 
 pytestmark = pytest.mark.micropython
 

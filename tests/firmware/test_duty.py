@@ -175,7 +175,7 @@ def test_bad_duty_config_exits_2_naming_the_key(
 
 
 def test_report_line_shows_the_next_interval_and_why(mp, tmp_path: Path) -> None:
-    from backend.services import free_port
+    from ruong.services import free_port
 
     # simulated field at fixed times: a normal cycle and one near the AWD re-flood level
     config = write_config(

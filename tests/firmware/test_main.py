@@ -74,7 +74,7 @@ def test_counter_is_persisted_before_sending(mp, tmp_path: Path) -> None:
     # no gateway at all: nothing is acknowledged, yet every counter value is used up
     import socket
 
-    from backend.services import free_port
+    from ruong.services import free_port
 
     config = write_config(
         tmp_path,

@@ -145,7 +145,7 @@ def test_last_will_says_offline_when_the_node_dies(micropython, mosquitto, subsc
 
 
 def test_broker_down_is_a_result_not_a_crash(mp) -> None:
-    from backend.services import free_port
+    from ruong.services import free_port
 
     out = mp.run(uplink_script(free_port())).stdout.split()
     assert out[0] == "error:111"  # ECONNREFUSED, reported per cycle

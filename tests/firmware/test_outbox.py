@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from firmware_helpers import FIRMWARE_DIR, reports, write_config
 
-from backend.services import free_port
 from backend.store import open_store
+from ruong.services import free_port
 
 NAMES = [
     "soil_vwc",

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backend.i18n import render
 from forecasting import awd, crops
 from forecasting.awd import Action, AwdSchedule, Phase, Reason
 
@@ -50,9 +51,11 @@ def test_reflood_exactly_at_minus_15_cm() -> None:
     advice = awd.advise(_levels(-0.10, -0.13, -0.15), day=40, schedule=SEASON)
     assert advice.reason is Reason.REFLOOD and advice.action is Action.IRRIGATE
     assert advice.target_m == 0.05 and advice.apply_mm == pytest.approx(50.0)
-    assert "15 cm below" in advice.text_en and "bơm nước ngay" in advice.text_vi
+    assert "15 cm below" in render(advice.text, "en") and "bơm nước ngay" in render(
+        advice.text, "vi"
+    )
     deeper = awd.advise(_levels(-0.22), day=40, schedule=SEASON)
-    assert deeper.reason is Reason.REFLOOD and "22 cm dưới mặt ruộng" in deeper.text_vi
+    assert deeper.reason is Reason.REFLOOD and "22 cm dưới mặt ruộng" in render(deeper.text, "vi")
 
 
 def test_let_dry_just_above_the_threshold_with_days_left() -> None:
@@ -64,7 +67,9 @@ def test_let_dry_just_above_the_threshold_with_days_left() -> None:
     ponded = awd.advise(_levels(0.05, 0.04), day=40, schedule=SEASON)
     assert ponded.reason is Reason.LET_DRY
     assert ponded.days_to_threshold == pytest.approx(19.0)  # 19 cm at 1 cm/day
-    assert "about 19 days" in ponded.text_en and "khoảng 19 ngày nữa" in ponded.text_vi
+    assert "about 19 days" in render(ponded.text, "en") and "khoảng 19 ngày nữa" in render(
+        ponded.text, "vi"
+    )
     rising = awd.advise(_levels(-0.10, -0.05), day=40, schedule=SEASON)
     assert rising.days_to_threshold is None
 
@@ -78,7 +83,7 @@ def test_no_awd_during_establishment() -> None:
     assert edge.apply_mm == pytest.approx(30.1)
     kept = awd.advise(_levels(0.02), day=13, schedule=SEASON)
     assert kept.reason is Reason.ESTABLISHMENT_KEEP and kept.action is Action.HOLD
-    assert "cỏ dại" in dry.text_vi or "2-5 cm" in kept.text_vi
+    assert "cỏ dại" in render(dry.text, "vi") or "2-5 cm" in render(kept.text, "vi")
 
 
 def test_keep_ponded_around_flowering_even_above_the_awd_threshold() -> None:
@@ -94,7 +99,7 @@ def test_keep_ponded_around_flowering_even_above_the_awd_threshold() -> None:
 def test_drain_two_weeks_before_harvest() -> None:
     wet = awd.advise(_levels(0.03), day=96, schedule=SEASON)
     assert wet.reason is Reason.DRAIN and wet.action is Action.DRAIN
-    assert "14 days" in wet.text_en and "tháo cạn" in wet.text_vi
+    assert "14 days" in render(wet.text, "en") and "tháo cạn" in render(wet.text, "vi")
     dry = awd.advise(_levels(-0.20), day=100, schedule=SEASON)  # no re-flood now
     assert dry.reason is Reason.DRAINED and dry.action is Action.NONE
     surface = awd.advise(_levels(0.0), day=100, schedule=SEASON)
@@ -135,6 +140,10 @@ def test_every_reason_has_both_languages() -> None:
     seen = set()
     for levels, day in cases:
         advice = awd.advise(levels, day, SEASON)
-        assert advice.text_en and advice.text_vi and advice.text_en != advice.text_vi
+        assert (
+            render(advice.text, "en")
+            and render(advice.text, "vi")
+            and render(advice.text, "en") != render(advice.text, "vi")
+        )
         seen.add(advice.reason)
     assert seen == set(Reason)

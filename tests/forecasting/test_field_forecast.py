@@ -8,20 +8,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from backend.i18n import render
 from forecasting import weather
 from forecasting.aggregate import daily_inputs
 from forecasting.crops import load_crops
 from forecasting.et0 import daily
-from forecasting.field_forecast import (
-    DEFAULT_U2,
-    FORECAST_HOURS,
-    Planting,
-    Site,
-    daily_et0,
-    forecast_many,
-    model_inputs,
-    prepare,
-)
+from forecasting.field_forecast import FORECAST_HOURS, forecast_many, model_inputs, prepare
+from forecasting.field_readings import DEFAULT_U2, Planting, Site, daily_et0
 from forecasting.soils import load_soils
 
 SITE = Site(weather.LATITUDE, weather.LONGITUDE, weather.ELEVATION, weather.TIME_ZONE)
@@ -72,8 +65,8 @@ def test_dry_soil_means_irrigate_today_with_depth_and_volume(readings):
     irrigation = advice["irrigation"]
     assert irrigation.level == 3
     assert irrigation.model == "fao56-ch8"
-    assert irrigation.text_vi.startswith("Tưới hôm nay")
-    assert irrigation.text_en.startswith("Irrigate today")
+    assert render(irrigation.text, "vi").startswith("Tưới hôm nay")
+    assert render(irrigation.text, "en").startswith("Irrigate today")
     f = irrigation.fields
     assert f["dr_mm"] >= f["raw_mm"]
     # eq. 86 bounds the depletion the sensor implies: the model is pulled to it
@@ -91,7 +84,7 @@ def test_moist_soil_needs_no_irrigation_this_week(readings):
     assert irrigation.level == 0
     assert "due" not in irrigation.fields
     assert irrigation.fields["dr_mm"] < irrigation.fields["raw_mm"]
-    assert "7" in irrigation.text_vi
+    assert "7" in render(irrigation.text, "vi")
 
 
 def test_drying_soil_gets_a_date_not_today(readings):
@@ -105,7 +98,7 @@ def test_drying_soil_gets_a_date_not_today(readings):
     assert 1 <= days <= 6
     due = dt.date.fromisoformat(irrigation.fields["due"])
     assert due == NOW.date() + dt.timedelta(days=days)
-    assert f"{due.day:02d}/{due.month:02d}" in irrigation.text_vi
+    assert f"{due.day:02d}/{due.month:02d}" in render(irrigation.text, "vi")
 
 
 def test_rice_gets_awd_and_explained_pest_risk_not_fao56_irrigation(readings):
@@ -118,21 +111,21 @@ def test_rice_gets_awd_and_explained_pest_risk_not_fao56_irrigation(readings):
     assert awd.model == "irri-safe-awd"
     assert awd.level == 3 and awd.fields["action"] == "irrigate"
     assert awd.fields["level_m"] == pytest.approx(-0.18)
-    assert "18 cm" in awd.text_vi
+    assert "18 cm" in render(awd.text, "vi")
     pests = {k: a for k, a in advice.items() if k.startswith("pest_")}
     assert {"pest_blast", "pest_sheath_blight", "pest_bph"} <= set(pests)
     for a in pests.values():
         assert a.model.startswith("rice.") and a.model.endswith(".v1")  # versioned rule id
         assert a.fields["citation"]
         assert a.level in (0, 1, 2, 3)
-        assert a.text_vi and a.text_en
+        assert render(a.text, "vi") and render(a.text, "en")
 
 
 def test_no_readings_asks_to_check_the_node_instead_of_guessing():
     empty = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"))
     upland = by_kind(prepare(planting("maize"), empty, SITE, NOW).advice)
     assert upland["irrigation"].level is None
-    assert "kiểm tra" in upland["irrigation"].text_vi
+    assert "kiểm tra" in render(upland["irrigation"].text, "vi")
     assert "et0" not in upland
     rice = by_kind(prepare(planting("rice_spring"), empty, SITE, NOW).advice)
     assert rice["awd"].level is None and rice["awd"].fields["action"] == "check_sensor"
@@ -142,7 +135,7 @@ def test_out_of_season_says_so(readings):
     late = Planting("f1", CROPS["cabbage"], SOILS["silt_loam"], dt.date(2025, 6, 1), 500.0)
     irrigation = by_kind(prepare(late, readings, SITE, NOW).advice)["irrigation"]
     assert irrigation.level == 0
-    assert "Ngoài vụ" in irrigation.text_vi
+    assert "Ngoài vụ" in render(irrigation.text, "vi")
 
 
 def test_model_inputs_hold_no_future_and_assume_no_rain(readings):

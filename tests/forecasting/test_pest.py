@@ -3,10 +3,13 @@ and a rule that admits it cannot see ("not enough data") rather than guessing.""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
+from backend.i18n import Message, render
 from forecasting import pest
 
 TZ = "Asia/Ho_Chi_Minh"
@@ -56,9 +59,9 @@ def nights(
 def test_blast_level_3_after_a_week_of_long_wet_nights_at_24_degc() -> None:
     risk = pest.blast_risk(nights(7, wet_hours=11, night_temp=24.0))
     assert risk.level == 3
-    assert "11 h lá ướt ở 24 °C trong 2 ngày qua" in risk.reason_vi
-    assert "11 h leaf wetness at 24 °C in the last 2 days" in risk.reason_en
-    assert "estimated from RH ≥ 90 %" in risk.reason_en  # no leaf-wetness sensor
+    assert "11 h lá ướt ở 24 °C trong 2 ngày qua" in render(risk.reason, "vi")
+    assert "11 h leaf wetness at 24 °C in the last 2 days" in render(risk.reason, "en")
+    assert "estimated from RH ≥ 90 %" in render(risk.reason, "en")  # no leaf-wetness sensor
     assert risk.rule_id == "rice.blast.lwd_temp.v1" and "Hashimoto" in risk.citation
     assert risk.features["infection_periods_7d"] == 6  # the 7th night is still running
 
@@ -66,7 +69,7 @@ def test_blast_level_3_after_a_week_of_long_wet_nights_at_24_degc() -> None:
 def test_blast_level_0_in_dry_weather() -> None:
     risk = pest.blast_risk(readings(7, 25.0, rh=60.0))
     assert risk.level == 0
-    assert risk.reason_en.startswith("No leaf wetness")
+    assert render(risk.reason, "en").startswith("No leaf wetness")
 
 
 def test_blast_needs_ten_wet_hours_and_20_to_28_degc() -> None:
@@ -74,7 +77,7 @@ def test_blast_needs_ten_wet_hours_and_20_to_28_degc() -> None:
     assert pest.blast_risk(nights(7, wet_hours=10, night_temp=24.0)).level == 3
     too_hot = pest.blast_risk(nights(7, wet_hours=12, night_temp=30.0))
     assert too_hot.level == 0
-    assert "short of an infection period" in too_hot.reason_en
+    assert "short of an infection period" in render(too_hot.reason, "en")
 
 
 def test_blast_single_old_infection_period_is_level_1() -> None:
@@ -83,7 +86,9 @@ def test_blast_single_old_infection_period_is_level_1() -> None:
     weather.iloc[20:32, weather.columns.get_loc("air_temp")] = 23.0
     risk = pest.blast_risk(weather)
     assert risk.level == 1
-    assert "12 h leaf wetness at 23 °C in 7 days" in risk.reason_en
+    assert "12 h leaf wetness at 23 °C in 7 days" in render(risk.reason, "en")
+    assert "; 1 infection period (≥ 10 h wet at 20-28 °C) in 7 days" in render(risk.reason, "en")
+    assert "; 1 đợt nhiễm bệnh (≥ 10 h ướt ở 20-28 °C) trong 7 ngày" in render(risk.reason, "vi")
 
 
 def test_leaf_wetness_sensor_outranks_humidity() -> None:
@@ -92,7 +97,7 @@ def test_leaf_wetness_sensor_outranks_humidity() -> None:
     wet_leaves = nights(7, 11, 24.0, night_rh=80.0)
     wet_leaves["leaf_wet"] = (wet_leaves["air_rh"] == 80.0).astype(float)
     risk = pest.blast_risk(wet_leaves)
-    assert risk.level == 3 and "estimated" not in risk.reason_en
+    assert risk.level == 3 and "estimated" not in render(risk.reason, "en")
 
 
 def test_fifteen_minute_readings_give_the_hourly_answer() -> None:
@@ -103,19 +108,19 @@ def test_fifteen_minute_readings_give_the_hourly_answer() -> None:
         .reindex(pd.date_range(hourly.index[0], periods=7 * 96, freq="15min"))
         .ffill()
     )
-    assert pest.blast_risk(quarter).reason_en == pest.blast_risk(hourly).reason_en
+    assert pest.blast_risk(quarter).reason == pest.blast_risk(hourly).reason
 
 
 def test_blast_capped_at_1_when_the_crop_is_ripening() -> None:
     risk = pest.blast_risk(nights(7, 11, 24.0), dat=85)
-    assert risk.level == 1 and "ripening" in risk.reason_en
+    assert risk.level == 1 and "ripening" in render(risk.reason, "en")
 
 
 def test_missing_days_mean_not_enough_data_not_no_risk() -> None:
     short = pest.blast_risk(nights(5, 11, 24.0))  # 5 of the 7 days the rule looks at
     assert short.level is None and not short.enough_data
-    assert short.reason_en.startswith("Not enough data")
-    assert short.reason_vi.startswith("Không đủ dữ liệu")
+    assert render(short.reason, "en").startswith("Not enough data")
+    assert render(short.reason, "vi").startswith("Không đủ dữ liệu")
     gappy = nights(7, 11, 24.0)
     gappy.iloc[40:80] = np.nan  # a dead sensor for 40 h (24 % of the week)
     assert pest.blast_risk(gappy).level is None
@@ -124,7 +129,7 @@ def test_missing_days_mean_not_enough_data_not_no_risk() -> None:
 
 def test_temperature_without_humidity_or_wetness_claims_nothing() -> None:
     risk = pest.blast_risk(readings(7, 24.0))
-    assert risk.level is None and "Not enough data" in risk.reason_en
+    assert risk.level is None and "Not enough data" in render(risk.reason, "en")
 
 
 def test_bad_frames_are_rejected_with_the_reason() -> None:
@@ -142,14 +147,14 @@ def test_sheath_blight_level_3_in_a_warm_saturated_week_after_canopy_closure() -
     risk = pest.sheath_blight_risk(readings(7, 29.0, rh=98.0), dat=50)
     assert risk.level == 3
     assert risk.features["lesion_rise_cm_7d"] == pytest.approx(7 * 1.58 * 0.99, rel=1e-6)
-    assert "168 h at 28-32 °C with RH ≥ 95 % in the last 7 days" in risk.reason_en
-    assert "168 h ở 28-32 °C với độ ẩm ≥ 95 % trong 7 ngày qua" in risk.reason_vi
-    assert "10,9 cm" in risk.reason_vi and "10.9 cm" in risk.reason_en
+    assert "168 h at 28-32 °C with RH ≥ 95 % in the last 7 days" in render(risk.reason, "en")
+    assert "168 h ở 28-32 °C với độ ẩm ≥ 95 % trong 7 ngày qua" in render(risk.reason, "vi")
+    assert "10,9 cm" in render(risk.reason, "vi") and "10.9 cm" in render(risk.reason, "en")
 
 
 def test_sheath_blight_capped_before_canopy_closure_and_zero_when_dry() -> None:
     young = pest.sheath_blight_risk(readings(7, 29.0, rh=98.0), dat=20)
-    assert young.level == 1 and "canopy has not closed" in young.reason_en
+    assert young.level == 1 and "canopy has not closed" in render(young.reason, "en")
     assert pest.sheath_blight_risk(readings(7, 22.0, rh=70.0), dat=50).level == 0
 
 
@@ -167,8 +172,15 @@ def test_planthopper_level_3_after_two_generations_in_warm_humid_weather() -> No
     risk = pest.planthopper_risk(readings(60, 28.0, rh=85.0), dat=60)
     assert risk.level == 3
     assert risk.features["degree_days"] == pytest.approx(60 * (28.0 - 11.7))
-    assert "978 degree-days above 11.7 °C since transplanting (60 days)" in risk.reason_en
-    assert "978 độ-ngày trên 11,7 °C từ khi cấy (60 ngày): khoảng 2,8 lứa rầy" in risk.reason_vi
+    vi, en = render(risk.reason, "vi"), render(risk.reason, "en")
+    assert "978 degree-days above 11.7 °C since transplanting (60 days)" in en
+    assert "978 độ-ngày trên 11,7 °C từ khi cấy (60 ngày): khoảng 2,8 lứa rầy" in vi
+
+
+def test_the_first_day_after_transplanting_reads_as_one_day() -> None:
+    risk = pest.planthopper_risk(readings(1, 28.0, rh=85.0), dat=1)
+    assert "since transplanting (1 day): about 0.0 planthopper" in render(risk.reason, "en")
+    assert "từ khi cấy (1 ngày): khoảng 0,0 lứa rầy" in render(risk.reason, "vi")
 
 
 def test_planthopper_level_0_early_in_a_cool_season() -> None:
@@ -177,12 +189,12 @@ def test_planthopper_level_0_early_in_a_cool_season() -> None:
 
 def test_planthopper_without_the_whole_season_says_not_enough_data() -> None:
     risk = pest.planthopper_risk(readings(30, 28.0, rh=85.0), dat=60)
-    assert risk.level is None and "since transplanting" in risk.reason_en
+    assert risk.level is None and "since transplanting" in render(risk.reason, "en")
 
 
 def test_planthopper_without_humidity_is_not_raised_and_says_why() -> None:
     risk = pest.planthopper_risk(readings(60, 28.0), dat=60)
-    assert risk.level == 2 and "no humidity data" in risk.reason_en
+    assert risk.level == 2 and "no humidity data" in render(risk.reason, "en")
 
 
 def test_leaf_folder_generations_from_wada_and_kobayashi() -> None:
@@ -200,7 +212,7 @@ def test_bacterial_blight_level_3_after_a_storm_in_warm_humid_weather() -> None:
     risk = pest.bacterial_blight_risk(readings(3, 30.0, rh=85.0, rain=rain))
     assert risk.level == 3
     assert "72 h at 25-34 °C with RH ≥ 70 % in the last 3 days; heaviest rain 60 mm" in (
-        risk.reason_en
+        render(risk.reason, "en")
     )
 
 
@@ -214,11 +226,17 @@ def test_an_evaluation_time_inside_an_hour_uses_the_whole_hours_before_it() -> N
 
 def test_bacterial_blight_without_rain_data_stays_at_1_and_cool_weather_is_0() -> None:
     no_gauge = pest.bacterial_blight_risk(readings(3, 30.0, rh=85.0))
-    assert no_gauge.level == 1 and "no rain data" in no_gauge.reason_en
+    assert no_gauge.level == 1 and "no rain data" in render(no_gauge.reason, "en")
     assert pest.bacterial_blight_risk(readings(3, 20.0, rh=85.0, rain=0.0)).level == 0
 
 
 # --- all rules together ------------------------------------------------------------------
+
+
+def test_the_registry_holds_each_rule_under_its_id_in_pest_rules_json() -> None:
+    rules = pest.load_rules()
+    ids = [rules[k]["id"] for k in rules if isinstance(rules[k], dict) and "id" in rules[k]]
+    assert sorted(pest.REGISTRY) == sorted(ids)
 
 
 def test_assess_runs_every_rule_and_cites_each() -> None:
@@ -231,8 +249,37 @@ def test_assess_runs_every_rule_and_cites_each() -> None:
         "bph",
         "leaf_folder",
     ]
-    assert all(r.citation and r.reason_vi and r.reason_en for r in risks)
+    assert all(r.citation and render(r.reason, "vi") and render(r.reason, "en") for r in risks)
     assert len(pest.assess(weather, dat=None)) == 3
+
+
+def test_each_pest_is_named_by_the_catalogue_as_pest_rules_json_names_it() -> None:
+    rules = pest.load_rules()
+    risks = pest.assess(readings(60, 28.0, rh=85.0, rain=0.0), dat=60)
+    for risk in risks:
+        section = next(
+            v for v in rules.values() if isinstance(v, dict) and v.get("id") == risk.rule_id
+        )
+        assert render(risk.pest, "vi") == section["name_vi"]
+        assert render(risk.pest, "en") == section["name_en"]
+
+
+def test_a_stored_reason_renders_the_same_sentence() -> None:
+    rain = np.zeros(72)
+    rain[30:36] = 10.0
+    weather = readings(3, 30.0, rh=85.0, rain=rain).assign(wind_speed=12.6)
+    risk = pest.bacterial_blight_risk(weather)
+    stored = json.loads(json.dumps(risk.reason.as_json(), allow_nan=False))
+    again = Message.from_json(stored)
+    assert again == risk.reason
+    assert render(again, "vi") == (
+        "72 h ở 25-34 °C với độ ẩm ≥ 70 % trong 3 ngày qua; mưa lớn nhất 60 mm trong 24 h; "
+        "gió mạnh 13 m/s"
+    )
+    assert render(again, "en") == (
+        "72 h at 25-34 °C with RH ≥ 70 % in the last 3 days; heaviest rain 60 mm in 24 h; "
+        "strong wind 13 m/s"
+    )
 
 
 def test_rule_parameters_say_where_they_come_from() -> None:
@@ -285,7 +332,8 @@ def test_refined_classifier_beats_the_rule_on_held_out_time(capsys) -> None:
     assert report.split_date > features["date"].min()
     assert report.brier_model < report.brier_rule < report.brier_climatology
     assert report.auc_model > report.auc_rule
-    printed = capsys.readouterr().out
+    assert capsys.readouterr().out == ""  # refine returns its evaluation, the caller prints
+    printed = report.table()
     assert "rule alone" in printed and "refined" in printed and "Brier" in printed
     probs = refined.predict_proba(features.tail(5))
     assert probs.shape == (5,) and ((probs >= 0) & (probs <= 1)).all()
@@ -293,7 +341,7 @@ def test_refined_classifier_beats_the_rule_on_held_out_time(capsys) -> None:
 
 def test_boosting_refinement_also_beats_the_rule() -> None:
     features, observations = synthetic_scouting(seed=1)
-    refined = pest.refine(features, observations, "level", estimator="boosting", print_report=False)
+    refined = pest.refine(features, observations, "level", estimator="boosting")
     assert refined.report.brier_model < refined.report.brier_rule
 
 
@@ -301,4 +349,4 @@ def test_refinement_refuses_a_period_without_outbreaks() -> None:
     features, observations = synthetic_scouting()
     observations["incidence"] = 0.0
     with pytest.raises(ValueError, match="both outbreaks and non-outbreaks"):
-        pest.refine(features, observations, "level", print_report=False)
+        pest.refine(features, observations, "level")

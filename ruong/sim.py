@@ -89,7 +89,8 @@ def start_node(
     Its report lines come back through a pipe, or go to `<workdir>/<node>/node.log` with
     `log_to_file` (a node that runs for hours must not block on a full pipe).
     """
-    state_dir = workdir / info.node
+    # absolute: the firmware process runs in firmware/, where a relative path means nothing
+    state_dir = workdir.resolve() / info.node
     state_dir.mkdir(parents=True, exist_ok=True)
     config = {
         "node": info.node,

@@ -3,12 +3,14 @@
 I/O at the edges of `forecasting.field_forecast` (pure): the registry gives the plantings,
 the store gives the last `HISTORY_DAYS` days of `readings`, and every Advice becomes one point
 of the `forecasts` measurement (tags farm, field, kind, model; time = when the forecast was
-made) with its level, its texts in Vietnamese and English, and its numbers.
+made) with its level, its words (a message of the catalogue, rendered when read) and its
+numbers.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -20,15 +22,10 @@ from backend.config import Settings
 from backend.registry import PlantingInfo, Registry, RegistryError
 from backend.store import Store
 from backend.store.base import FieldValue, Point, Row
+from forecasting.advice import HISTORY_DAYS, Advice
 from forecasting.crops import Crop, load_crops
-from forecasting.field_forecast import (
-    HISTORY_DAYS,
-    Advice,
-    Planting,
-    Site,
-    SoilMoistureModel,
-    forecast_many,
-)
+from forecasting.field_forecast import SoilMoistureModel, forecast_many
+from forecasting.field_readings import Planting, Site
 from forecasting.soils import Soil, load_soils
 
 log = logging.getLogger("ruong.forecast")
@@ -83,9 +80,11 @@ def readings_frame(rows: Sequence[Row]) -> pd.DataFrame:
 
 
 def advice_point(farm: str, field: str, advice: Advice, time_ms: int) -> Point:
+    """The `forecasts` point of one piece of advice: its words as the message id and
+    parameters (`msg`, JSON; rendered in the reader's language when shown), its level, its
+    numbers."""
     fields: dict[str, FieldValue] = {
-        "text_vi": advice.text_vi,
-        "text_en": advice.text_en,
+        "msg": json.dumps(advice.text.as_json(), ensure_ascii=False, separators=(",", ":")),
         **advice.fields,
     }
     if advice.level is not None:
@@ -97,7 +96,8 @@ def advice_point(farm: str, field: str, advice: Advice, time_ms: int) -> Point:
 def load_model(model_dir: str | Path) -> SoilMoistureModel:
     """The newest saved soil-moisture model for the outlook `run` gives (no rain, recent ET0),
     trained (and saved) first if there is none."""
-    from forecasting.forecaster import NO_RAIN_OUTLOOK, load_or_train
+    from forecasting.outlook import NO_RAIN_OUTLOOK
+    from forecasting.persist import load_or_train
 
     return load_or_train(Path(model_dir), NO_RAIN_OUTLOOK)
 

@@ -20,7 +20,7 @@ from backend.registry import NodeConfig, Registry, RegistryError
 
 # the node config keys a flashed node always has, standing in for the real file when the
 # tools validate (interval_s as `ruong node flash` writes it by default)
-_REQUIRED = {
+REQUIRED_CONFIG = {
     "node": "n0000000",
     "key": "00" * 32,
     "transport": "coap",
@@ -49,7 +49,7 @@ def validate(settings: Mapping[str, object]) -> None:
             raise NodeConfigError(f"{key!r} cannot be set remotely; keys: {', '.join(allowed)}")
     config = firmware_module("config")
     try:
-        config.parse_config({**_REQUIRED, **settings})
+        config.parse_config({**REQUIRED_CONFIG, **settings})
     except config.ConfigError as exc:
         raise NodeConfigError(str(exc)) from None
 

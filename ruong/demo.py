@@ -6,7 +6,7 @@ Starts, under `--data-dir` (default ./ruong-data):
 - `ruong gateway` and `ruong serve` with a generated config,
 - N simulated nodes, each the real firmware on the MicroPython unix port,
 - `ruong forecast run` at start and every `FORECAST_EVERY_S`, on fields planted with a crop in
-  season and two weeks of simulated history (backend.demo_history), so the dashboard shows
+  season and two weeks of simulated history (ruong.demo_history), so the dashboard shows
   irrigation and pest advice from the first minute.
 Prints the dashboard URL, runs until Ctrl-C or `--exit-after`, then stops everything it started,
 newest first, and exits 0. A child that dies early stops the demo with its log tail and exit 1.
@@ -26,9 +26,12 @@ import httpx
 import pandas as pd
 
 from backend.config import Settings, render_toml
-from backend.demo_history import seed_history
+from backend.node_health import latest_by_node
 from backend.registry import Registry
-from backend.services import (
+from backend.store import open_store
+from dashboard.data import latest_forecasts
+from ruong.demo_history import seed_history
+from ruong.services import (
     ManagedProcess,
     ServiceError,
     find_binary,
@@ -37,9 +40,7 @@ from backend.services import (
     start_influxd,
     start_mosquitto,
 )
-from backend.sim import NodeProcess, ensure_nodes, start_node
-from backend.store import open_store
-from dashboard.data import latest_by_node, latest_forecasts
+from ruong.sim import NodeProcess, ensure_nodes, start_node
 
 READY_TIMEOUT_S = 60.0
 FORECAST_EVERY_S = 600.0
@@ -47,7 +48,7 @@ FORECAST_EVERY_S = 600.0
 
 def _ruong(*args: str) -> list[str]:
     """argv running the `ruong` command of this very installation."""
-    return [sys.executable, "-m", "backend.cli", *args]
+    return [sys.executable, "-m", "ruong.cli", *args]
 
 
 def _wait_for_http(child: ManagedProcess, url: str, timeout_s: float) -> None:
@@ -99,7 +100,7 @@ def run_demo(
         else:
             print("mosquitto not installed: using the embedded amqtt broker", flush=True)
             port = free_port()
-            broker = spawn("amqtt", [sys.executable, "-m", "backend.broker", str(port)], logs)
+            broker = spawn("amqtt", [sys.executable, "-m", "ruong.broker", str(port)], logs)
             broker.wait_for_log("embedded MQTT broker on", READY_TIMEOUT_S)
             mqtt_url = f"mqtt://127.0.0.1:{port}"
         started.append(broker)

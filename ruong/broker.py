@@ -2,7 +2,7 @@
 
 Production and the tests use Mosquitto 2; this exists so the demo runs with nothing installed.
 amqtt is the maintained pure-Python MQTT 3.1.1 broker on PyPI (HBMQTT's successor).
-Run as `python -m backend.broker PORT`.
+Run as `python -m ruong.broker PORT`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ async def run_broker(port: int, stop: asyncio.Event) -> None:
 def main(argv: list[str] | None = None) -> None:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not args[0].isdigit():
-        raise SystemExit("usage: python -m backend.broker PORT")
+        raise SystemExit("usage: python -m ruong.broker PORT")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("amqtt", "transitions"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

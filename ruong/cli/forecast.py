@@ -1,10 +1,9 @@
-"""`ruong field ...` and `ruong forecast ...`: the plantings, the forecasts, ET0 for researchers."""
+"""`ruong forecast run|train|backtest|scouting|et0`: the forecasts, the soil-moisture model's
+training and skill, pest-rule refinement, ET0 for researchers."""
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import sys
 import time
 import warnings
@@ -14,17 +13,10 @@ from typing import TYPE_CHECKING, cast
 if TYPE_CHECKING:  # pandas is imported by the commands that use it: `ruong` starts faster
     import pandas as pd
 
-    from forecasting.forecaster import OutlookError
+    from forecasting.outlook import OutlookError
 
 from backend.config import ConfigError, Settings
-from backend.registry import PlantingInfo, Registry, RegistryError
-
-
-def _date(text: str) -> dt.date:
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-02-10") from None
+from backend.registry import Registry, RegistryError
 
 
 def _timestamp(text: str) -> pd.Timestamp:
@@ -36,38 +28,9 @@ def _timestamp(text: str) -> pd.Timestamp:
         raise argparse.ArgumentTypeError(f"{text!r} is not a time like 2026-03-01T06:00") from None
 
 
-def cmd_field_plant(settings: Settings, args: argparse.Namespace) -> int:
-    from backend.forecast_job import planting_of
-
-    farm = args.farm or settings.farm
-    wanted = PlantingInfo(farm, args.field, args.crop, args.planted, args.soil, args.area_m2)
-    crop = planting_of(wanted).crop  # an unknown crop or soil stops here, naming the known
-    with Registry(settings.registry_url) as registry:
-        info = registry.plant(farm, args.field, args.crop, args.planted, args.soil, args.area_m2)
-    harvest = info.planted + dt.timedelta(days=crop.season_days)
-    print(
-        f"{info.farm}/{info.field}: {crop.name_en} ({crop.name_vi}) planted {info.planted}, "
-        f"harvest about {harvest}; soil {info.soil}; {info.area_m2:g} m2"
-    )
-    return 0
-
-
-def cmd_field_list(settings: Settings, args: argparse.Namespace) -> int:
-    with Registry(settings.registry_url) as registry:
-        plantings = registry.plantings(settings.farm)
-    if args.json:
-        print(json.dumps([p.as_json() for p in plantings]))
-        return 0
-    if not plantings:
-        print("no plantings yet: ruong field plant --field F --crop maize --planted 2026-02-10")
-    for p in plantings:
-        print(f"{p.farm}/{p.field:<16} {p.crop:<12} {p.planted}  {p.soil:<16} {p.area_m2:g} m2")
-    return 0
-
-
 def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
-    from backend import forecast_job
     from backend.store import open_store
+    from ruong import forecast_job
 
     model = forecast_job.load_model(settings.model_dir)
     print(f"soil-moisture model {model.version}", file=sys.stderr)
@@ -84,25 +47,28 @@ def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
     if not results:
         print("no planted fields: ruong field plant --field F --crop maize --planted 2026-02-10")
         return 0
-    text = "text_vi" if args.lang == "vi" else "text_en"
+    from backend.i18n import render
+
     for result in results:
         print(f"{result.planting.field} ({result.planting.crop}):")
         if result.error:
             print(f"  no forecast: {result.error}")
         for advice in result.advice:
             level = "-" if advice.level is None else str(advice.level)
-            print(f"  [{level}] {advice.kind:<24} {getattr(advice, text)}  ({advice.model})")
+            print(
+                f"  [{level}] {advice.kind:<24} {render(advice.text, args.lang)}  ({advice.model})"
+            )
     return 1 if any(r.error for r in results) else 0
 
 
 def _outlook_error(name: str) -> OutlookError:
-    from forecasting.forecaster import NO_RAIN_OUTLOOK, OutlookError
+    from forecasting.outlook import NO_RAIN_OUTLOOK, OutlookError
 
     return NO_RAIN_OUTLOOK if name == "no-rain" else OutlookError()
 
 
 def cmd_forecast_train(settings: Settings, args: argparse.Namespace) -> int:
-    from forecasting.forecaster import train
+    from forecasting.model import train
 
     started = time.perf_counter()
     model = train(seasons=args.seasons, seed=args.seed, error=_outlook_error(args.outlook))
@@ -112,7 +78,8 @@ def cmd_forecast_train(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_forecast_backtest(settings: Settings, args: argparse.Namespace) -> int:
-    from forecasting.forecaster import SoilMoistureForecaster, backtest, train
+    from forecasting.backtest import backtest
+    from forecasting.model import SoilMoistureForecaster, train
 
     error = _outlook_error(args.outlook)
     if args.model is not None:
@@ -138,9 +105,9 @@ def cmd_forecast_scouting(settings: Settings, args: argparse.Namespace) -> int:
     """
     import pandas as pd
 
-    from backend import forecast_job
     from backend.store import open_store
     from forecasting import pest
+    from ruong import forecast_job
 
     path = Path(args.csv)
     if not path.exists():
@@ -169,7 +136,7 @@ def cmd_forecast_scouting(settings: Settings, args: argparse.Namespace) -> int:
             features = pest.daily_features(readings, pd.Timestamp(info.planted))
             frames.append(features.reset_index().assign(field=field))
     try:
-        pest.refine(
+        refined = pest.refine(
             pd.concat(frames, ignore_index=True),
             observations.assign(field=observations["field"].astype(str)),
             level_column=f"{args.rule}_level",
@@ -178,6 +145,7 @@ def cmd_forecast_scouting(settings: Settings, args: argparse.Namespace) -> int:
         )
     except ValueError as exc:
         raise ConfigError(f"{path}: {exc}") from None
+    print(refined.report.table())
     return 0
 
 
@@ -232,22 +200,7 @@ def _et0_table(
     return out, caught
 
 
-def add_parsers(sub: argparse._SubParsersAction) -> None:
-    """The `field` and `forecast` subcommands."""
-    field = sub.add_parser("field", help="what grows on each field (the forecasts' inputs)")
-    field_sub = field.add_subparsers(dest="field_command", required=True, metavar="ACTION")
-    plant = field_sub.add_parser("plant", help="set a field's crop, planting day, soil and area")
-    plant.add_argument("--field", required=True)
-    plant.add_argument("--farm", help="farm (default: [site] farm)")
-    plant.add_argument("--crop", required=True, help="e.g. rice_spring, maize, tomato, cabbage")
-    plant.add_argument("--planted", required=True, type=_date, help="sowing/transplanting day")
-    plant.add_argument("--soil", default="silty_clay_loam", help="texture (FAO-56 Table 19)")
-    plant.add_argument("--area-m2", type=float, default=1000.0, help="field area, m2")
-    plant.set_defaults(func=cmd_field_plant)
-    listing = field_sub.add_parser("list", help="list the farm's plantings")
-    listing.add_argument("--json", action="store_true")
-    listing.set_defaults(func=cmd_field_list)
-
+def add_parser(sub: argparse._SubParsersAction) -> None:
     forecast = sub.add_parser("forecast", help="irrigation, rice AWD and pest forecasts")
     fsub = forecast.add_subparsers(dest="forecast_command", required=True, metavar="ACTION")
     run = fsub.add_parser("run", help="forecast the planted fields and write `forecasts`")

@@ -2,9 +2,10 @@
 last reported, its battery and signal, and what to do about it.
 
 Who should report comes from the registry, who did from the store's newest `readings` and
-`node_status` rows; the advice is the dashboard's own node rules (dashboard/data.py `advice`:
-not reporting for an hour, battery under 3.5 V, failing sensors, readings dropped) in its
-words (dashboard/i18n.py), so a farmer's phone and a technician's laptop say the same thing.
+`node_status` rows; the advice is the node rules the dashboard applies too
+(backend/node_health.py: not reporting for an hour, battery under 3.5 V, failing sensors,
+readings dropped) in the catalogue's words (backend/i18n.py), so a farmer's phone and a
+technician's laptop say the same thing.
 Pure functions: the CLI does the reading.
 """
 
@@ -13,12 +14,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from backend.i18n import N_, ago, t
+from backend.node_health import Advice, NodeView, node_advice
 from backend.registry import NodeInfo
-from dashboard.data import Advice, NodeView, advice
-from dashboard.i18n import ago, t
-
-# the dashboard's advice about the node itself (the rest is about the field: re-flooding)
-NODE_ADVICE = frozenset({"offline", "battery_low", "sensor_faults", "dropped", "all_good"})
 
 
 @dataclass(frozen=True)
@@ -49,9 +47,9 @@ def fleet_health(
         if info.revoked:
             told = ()
         elif view is None:
-            told = (Advice("never_reported", "warning", {}),)
+            told = (Advice(N_("never_reported"), "warning", {}),)
         else:
-            told = tuple(a for a in advice(view, now_ms) if a.key in NODE_ADVICE)
+            told = tuple(node_advice(view, now_ms))
         values = view.values if view is not None else {}
         out.append(
             NodeHealth(
