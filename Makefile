@@ -3,7 +3,7 @@ VENV       ?= .venv
 PYTHON     ?= python3
 BIN        := $(VENV)/bin
 RUN_DEBS   := influxdb mosquitto
-TEST_DEBS  := influxdb mosquitto libcoap3-bin chromium chromium-driver
+TEST_DEBS  := influxdb mosquitto libcoap3-bin postgresql chromium chromium-driver
 
 .PHONY: demo test bench lint clean
 

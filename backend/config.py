@@ -13,12 +13,14 @@ from __future__ import annotations
 import os
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 DEFAULT_CONFIG = "ruong.toml"
+# MQTT over TCP, and over TLS (`mqtts`, IANA port 8883)
+MQTT_PORTS = {"mqtt": 1883, "mqtts": 8883}
 
 
 class ConfigError(ValueError):
@@ -35,7 +37,24 @@ class Endpoint:
     port: int
     path: str = ""
     username: str | None = None
-    password: str | None = None
+    password: str | None = field(default=None, repr=False)  # kept out of logs and tracebacks
+    # the CA certificate (PEM file) a TLS scheme (`mqtts`) verifies the server with; None:
+    # the system's trusted CAs
+    ca_file: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        """Whether the scheme is the TLS one (`mqtts`, `influxdbs`)."""
+        return self.scheme in ("mqtts", "influxdbs")
+
+    @property
+    def redacted(self) -> str:
+        """The URL with its password replaced by `***`, for logs and messages."""
+        if self.password is None:
+            return self.url
+        scheme, rest = self.url.split("://", 1)
+        userinfo, host = rest.rsplit("@", 1)
+        return f"{scheme}://{userinfo.split(':', 1)[0]}:***@{host}"
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,8 @@ class Settings:
     farm: str = "ninh-binh-demo"
     store_url: str = "sqlite:///ruong-data/readings.db"
     mqtt_url: str | None = "mqtt://127.0.0.1:1883"
+    # PEM CA certificate an mqtts:// broker is verified with; "" = the system's trusted CAs
+    mqtt_ca_file: str = ""
     coap_bind: str | None = "coap://127.0.0.1:5683"
     registry_url: str = "sqlite:///ruong-data/registry.db"
     dashboard_bind: str = "http://127.0.0.1:8050"
@@ -61,6 +82,9 @@ class Settings:
     timezone: str = "Asia/Ho_Chi_Minh"
     model_dir: str = "ruong-data/models"
     log_format: str = "text"  # "json": one JSON object per log line (backend/logs.py)
+    session_hours: float = 12.0  # how long a login lasts (backend/accounts.py)
+    # the audit trail also goes as RFC 5424 syslog to udp://host:514 or tcp://host:601; "" off
+    audit_syslog: str | None = None
     source: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -71,7 +95,8 @@ class Settings:
     def mqtt(self) -> Endpoint | None:
         if not self.mqtt_url:
             return None
-        return parse_url(self.mqtt_url, self._where("mqtt.url"), {"mqtt": 1883})
+        endpoint = parse_url(self.mqtt_url, self._where("mqtt.url"), MQTT_PORTS)
+        return replace(endpoint, ca_file=self.mqtt_ca_file or None)
 
     @property
     def coap(self) -> Endpoint | None:
@@ -98,6 +123,7 @@ _KEYS: dict[str, tuple[str, str]] = {
     "site.farm": ("farm", "RUONG_SITE_FARM"),
     "store.url": ("store_url", "RUONG_STORE_URL"),
     "mqtt.url": ("mqtt_url", "RUONG_MQTT_URL"),
+    "mqtt.ca_file": ("mqtt_ca_file", "RUONG_MQTT_CA_FILE"),
     "coap.bind": ("coap_bind", "RUONG_COAP_BIND"),
     "registry.url": ("registry_url", "RUONG_REGISTRY_URL"),
     "dashboard.bind": ("dashboard_bind", "RUONG_DASHBOARD_BIND"),
@@ -112,6 +138,8 @@ _KEYS: dict[str, tuple[str, str]] = {
     "site.timezone": ("timezone", "RUONG_SITE_TIMEZONE"),
     "forecast.model_dir": ("model_dir", "RUONG_FORECAST_MODEL_DIR"),
     "log.format": ("log_format", "RUONG_LOG_FORMAT"),
+    "auth.session_hours": ("session_hours", "RUONG_AUTH_SESSION_HOURS"),
+    "audit.syslog": ("audit_syslog", "RUONG_AUDIT_SYSLOG"),
 }
 # keys that are numbers, with their type; every other key is a string
 _NUMBER_KEYS: dict[str, type] = {
@@ -119,6 +147,7 @@ _NUMBER_KEYS: dict[str, type] = {
     "site.latitude": float,
     "site.longitude": float,
     "site.elevation": float,
+    "auth.session_hours": float,
 }
 
 
@@ -205,7 +234,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
                 values[attr] = env[var]
             source[dotted] = var
     # An empty mqtt.url / coap.bind / gateway.metrics_bind switches that part off.
-    for attr in ("mqtt_url", "coap_bind", "metrics_bind"):
+    for attr in ("mqtt_url", "coap_bind", "metrics_bind", "audit_syslog"):
         if values.get(attr) == "":
             values[attr] = None
     settings = Settings(**values, source=source)  # type: ignore[arg-type]
@@ -220,7 +249,13 @@ def validate(settings: Settings) -> None:
             f"{settings._where('site.farm')}: {settings.farm!r} must be letters, digits, - or _"
         )
     settings.store  # noqa: B018 - property access parses and validates
-    settings.mqtt  # noqa: B018
+    mqtt = settings.mqtt
+    if settings.mqtt_ca_file:
+        where = settings._where("mqtt.ca_file")
+        if mqtt is None or mqtt.scheme != "mqtts":
+            raise ConfigError(f"{where}: a CA file is for an mqtts:// [mqtt] url only")
+        if not Path(settings.mqtt_ca_file).is_file():
+            raise ConfigError(f"{where}: {settings.mqtt_ca_file!r} is not a file")
     settings.coap  # noqa: B018
     settings.dashboard  # noqa: B018
     settings.metrics  # noqa: B018
@@ -242,6 +277,13 @@ def validate(settings: Settings) -> None:
             f"{settings._where('site.timezone')}: {settings.timezone!r} is not an IANA time "
             "zone such as Asia/Ho_Chi_Minh"
         ) from None
+    if settings.audit_syslog:
+        parse_url(settings.audit_syslog, settings._where("audit.syslog"), {"udp": 514, "tcp": 601})
+    if not 0 < settings.session_hours <= 24 * 30:
+        raise ConfigError(
+            f"{settings._where('auth.session_hours')}: must be more than 0 and at most 720, "
+            f"got {settings.session_hours}"
+        )
     if settings.log_format not in ("text", "json"):
         raise ConfigError(
             f"{settings._where('log.format')}: {settings.log_format!r} must be text or json"

@@ -18,7 +18,7 @@ FORMATS = ("text", "json")
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 # the attributes every LogRecord has; anything else on a record came from `extra=`
 _STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
-NOISY = ("aiocoap", "httpx", "werkzeug")  # their INFO lines drown ours
+NOISY = ("aiocoap", "alembic", "httpx", "werkzeug")  # their INFO lines drown ours
 
 
 class JsonFormatter(logging.Formatter):

@@ -2,7 +2,8 @@
 in production).
 
 A node's key is the 32-byte HMAC-SHA256 key of its COSE_Mac0 uplinks (docs/protocol.md); the
-gateway looks it up by node id (the COSE `kid`).
+gateway looks it up by node id (the COSE `kid`). The tables are backend/schema.py; people,
+roles and sessions are backend/accounts.py.
 """
 
 from __future__ import annotations
@@ -12,120 +13,34 @@ import re
 import secrets
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Self
 
-from sqlalchemy import (
-    Date,
-    DateTime,
-    Float,
-    ForeignKey,
-    String,
-    Text,
-    UniqueConstraint,
-    create_engine,
-    func,
-    select,
-)
-from sqlalchemy.orm import (
-    DeclarativeBase,
-    Mapped,
-    Session,
-    joinedload,
-    mapped_column,
-    relationship,
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from backend import db
+from backend.schema import (
+    KEY_BYTES,
+    Calibration,
+    Farm,
+    Field,
+    Node,
+    NodeConfigRow,
+    Organisation,
+    Planting,
+    utc,
 )
 
 NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 NAME = re.compile(r"^[\w-]{1,64}$")
 TRANSPORTS = ("coap", "mqtt")
-KEY_BYTES = 32
+# where a farm goes that is named for the first time by `ruong node provision` (migration 0002
+# moved the farms of before into it too); `ruong farm add --org` places a farm explicitly
+DEFAULT_ORGANISATION = "default"
 
 
 class RegistryError(ValueError):
     """A registry request is invalid (unknown field, bad name, duplicate node)."""
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class Farm(Base):
-    __tablename__ = "farms"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    name: Mapped[str] = mapped_column(String(64), unique=True)
-    fields: Mapped[list[Field]] = relationship(back_populates="farm")
-
-
-class Field(Base):
-    __tablename__ = "fields"
-    __table_args__ = (UniqueConstraint("farm_id", "name"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    farm_id: Mapped[int] = mapped_column(ForeignKey("farms.id"))
-    name: Mapped[str] = mapped_column(String(64))
-    farm: Mapped[Farm] = relationship(back_populates="fields")
-    nodes: Mapped[list[Node]] = relationship(back_populates="field")
-    planting: Mapped[Planting | None] = relationship(back_populates="field")
-
-
-class Planting(Base):
-    """What grows on a field this season: the forecasts' inputs (crop, soil, date, area).
-
-    A table of its own rather than columns of `fields`, so an existing registry gains it from
-    `create_all` without a schema migration.
-    """
-
-    __tablename__ = "plantings"
-    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"), primary_key=True)
-    crop: Mapped[str] = mapped_column(String(32))  # key in forecasting/data/crops.csv
-    planted: Mapped[date] = mapped_column(Date)  # sowing or transplanting day
-    soil: Mapped[str] = mapped_column(String(32))  # texture in forecasting/data/soils.csv
-    area_m2: Mapped[float] = mapped_column(Float)
-    field: Mapped[Field] = relationship(back_populates="planting")
-
-
-class Node(Base):
-    __tablename__ = "nodes"
-    id: Mapped[str] = mapped_column(String(32), primary_key=True)
-    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"))
-    transport: Mapped[str] = mapped_column(String(8))
-    key_hex: Mapped[str] = mapped_column(String(2 * KEY_BYTES))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    field: Mapped[Field] = relationship(back_populates="nodes")
-
-
-class Calibration(Base):
-    """A node's soil-probe two-point calibration as `ruong node calibrate` measured it (one
-    row per calibration, kept as history); the newest goes into the node's config file.
-
-    Counts are the probe's raw ADC readings (median of the samples), VWC in %, spreads the
-    samples' standard deviation in counts.
-    """
-
-    __tablename__ = "calibrations"
-    id: Mapped[int] = mapped_column(primary_key=True)
-    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"), index=True)
-    dry_counts: Mapped[float] = mapped_column(Float)
-    dry_vwc: Mapped[float] = mapped_column(Float)
-    wet_counts: Mapped[float] = mapped_column(Float)
-    wet_vwc: Mapped[float] = mapped_column(Float)
-    dry_sd: Mapped[float] = mapped_column(Float)
-    wet_sd: Mapped[float] = mapped_column(Float)
-    measured_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-
-
-class NodeConfigRow(Base):
-    """One version of a node's remote config (docs/protocol.md "Config downlink"): the settings
-    the gateway signs and sends, as JSON. Versions count up from 1 per node; all are kept."""
-
-    __tablename__ = "node_configs"
-    __table_args__ = (UniqueConstraint("node_id", "version"),)
-    id: Mapped[int] = mapped_column(primary_key=True)
-    node_id: Mapped[str] = mapped_column(ForeignKey("nodes.id"), index=True)
-    version: Mapped[int]
-    settings_json: Mapped[str] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 @dataclass(frozen=True)
@@ -142,12 +57,7 @@ class NodeConfig:
 
 
 def _config(row: NodeConfigRow) -> NodeConfig:
-    return NodeConfig(row.node_id, row.version, json.loads(row.settings_json), _utc(row.created_at))
-
-
-def _utc(moment: datetime) -> datetime:
-    """SQLite hands timezone-aware columns back naive; they were stored as UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return NodeConfig(row.node_id, row.version, json.loads(row.settings_json), utc(row.created_at))
 
 
 @dataclass(frozen=True)
@@ -233,12 +143,27 @@ def _info(node: Node) -> NodeInfo:
     )
 
 
+def default_organisation(session: Session) -> Organisation:
+    """The organisation a farm named first by `ruong node provision` goes into."""
+    org = session.scalar(select(Organisation).where(Organisation.name == DEFAULT_ORGANISATION))
+    if org is None:
+        org = Organisation(name=DEFAULT_ORGANISATION, kind="coop", created_at=datetime.now(UTC))
+        session.add(org)
+    return org
+
+
 class Registry:
+    """Farms, fields, nodes and their keys, plantings, calibrations, node config versions.
+
+    url: any SQLAlchemy URL; the database must be at this code's schema, or empty (then it
+    is created): backend/db.py, `ruong db upgrade`.
+    """
+
     def __init__(self, url: str) -> None:
-        if url.startswith("sqlite:///"):
-            Path(url[len("sqlite:///") :]).parent.mkdir(parents=True, exist_ok=True)
-        self.engine = create_engine(url)
-        Base.metadata.create_all(self.engine)
+        try:
+            self.engine = db.open_engine(url)
+        except db.SchemaError as exc:
+            raise RegistryError(str(exc)) from None
 
     def provision(self, farm: str, field: str, transport: str) -> NodeInfo:
         """Register a new node on `farm`/`field` (created if new) with a fresh random key."""
@@ -250,7 +175,7 @@ class Registry:
         with Session(self.engine) as session, session.begin():
             farm_row = session.scalar(select(Farm).where(Farm.name == farm))
             if farm_row is None:
-                farm_row = Farm(name=farm)
+                farm_row = Farm(name=farm, organisation=default_organisation(session))
                 session.add(farm_row)
             field_row = session.scalar(
                 select(Field).where(Field.farm == farm_row, Field.name == field)
@@ -268,6 +193,69 @@ class Registry:
             session.add(node)
             session.flush()
             return _info(node)
+
+    def add_farm(self, name: str, organisation: str) -> None:
+        """A new farm of `organisation` (which must exist)."""
+        if not NAME.match(name):
+            raise RegistryError(f"farm {name!r}: use 1-64 letters, digits, _ or -")
+        with Session(self.engine) as session, session.begin():
+            org = session.scalar(select(Organisation).where(Organisation.name == organisation))
+            if org is None:
+                raise RegistryError(f"unknown organisation {organisation!r}")
+            if session.scalar(select(Farm).where(Farm.name == name)) is not None:
+                raise RegistryError(f"farm {name!r} exists already")
+            session.add(Farm(name=name, organisation=org))
+
+    def move_farm(self, name: str, organisation: str) -> None:
+        """Put farm `name` (created if new) into `organisation` (which must exist)."""
+        with Session(self.engine) as session, session.begin():
+            org = session.scalar(select(Organisation).where(Organisation.name == organisation))
+            if org is None:
+                raise RegistryError(f"unknown organisation {organisation!r}")
+            farm = session.scalar(select(Farm).where(Farm.name == name))
+            if farm is None:
+                session.add(Farm(name=name, organisation=org))
+            else:
+                farm.organisation = org
+
+    def add_field(
+        self,
+        farm: str,
+        field: str,
+        commune: str,
+        owner_id: int | None,
+        latitude: float | None = None,
+        longitude: float | None = None,
+        area_m2: float | None = None,
+    ) -> int:
+        """Create `farm`/`field`, or complete one a node was provisioned on, with its commune,
+        owner (a user id), location (decimal degrees, WGS 84) and area (m2); its id."""
+        if not NAME.match(field):
+            raise RegistryError(f"field {field!r}: use 1-64 letters, digits, _ or -")
+        if not commune.strip():
+            raise RegistryError("a field needs its commune (--commune)")
+        if (latitude is None) != (longitude is None):
+            raise RegistryError("give both --lat and --lon, or neither")
+        if (
+            latitude is not None
+            and longitude is not None
+            and not (-90 <= latitude <= 90 and -180 <= longitude <= 180)
+        ):
+            raise RegistryError(f"--lat {latitude} --lon {longitude} is not a place on Earth")
+        if area_m2 is not None and not area_m2 > 0:
+            raise RegistryError(f"area must be a positive number of m2, got {area_m2}")
+        with Session(self.engine) as session, session.begin():
+            farm_row = session.scalar(select(Farm).where(Farm.name == farm))
+            if farm_row is None:
+                raise RegistryError(f"unknown farm {farm!r}: ruong farm add {farm} --org ORG")
+            row = session.scalar(select(Field).where(Field.farm == farm_row, Field.name == field))
+            if row is None:
+                row = Field(name=field, farm=farm_row)
+                session.add(row)
+            row.commune, row.owner_id = commune.strip(), owner_id
+            row.latitude, row.longitude, row.area_m2 = latitude, longitude, area_m2
+            session.flush()
+            return row.id
 
     def node(self, node_id: str) -> NodeInfo | None:
         """One node with its field and farm, in one query (the gateway's key lookup)."""
@@ -360,9 +348,9 @@ class Registry:
             )
             if row is None:
                 return None
-            return SoilCalibration(
-                node=row.node_id, **{f: getattr(row, f) for f in _CALIBRATION_FIELDS}
-            )
+            values = {f: getattr(row, f) for f in _CALIBRATION_FIELDS}
+            values["measured_at"] = utc(row.measured_at)  # naive from SQLite, stored as UTC
+            return SoilCalibration(node=row.node_id, **values)
 
     def set_config(self, node_id: str, settings: dict[str, object]) -> NodeConfig:
         """Make `settings` the node's newest remote config, as the next version; the current

@@ -7,22 +7,22 @@ package that ships it; XStatic-Bootstrap no longer builds with current setuptool
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 
 import flask_bootstrap
 from dash import Dash
 from flask import send_from_directory
 
-from backend.store import Store
+from dashboard import api, login
+from dashboard.api.context import ApiServices
 from dashboard.pages import home
 
 BOOTSTRAP_CSS_DIR = Path(flask_bootstrap.__file__).parent / "static" / "bootstrap5" / "css"
 BOOTSTRAP_CSS_URL = "/vendor/bootstrap.min.css"
 
 
-def create_app(store_factory: Callable[[], Store]) -> Dash:
-    """The Dash app; `store_factory` opens the store its callbacks read (once, at creation)."""
+def create_app(services: ApiServices) -> Dash:
+    """The Dash app, its login door and the JSON API, over `services` (ApiServices.open)."""
     app = Dash(
         __name__,
         title="Ruộng",
@@ -36,6 +36,8 @@ def create_app(store_factory: Callable[[], Store]) -> Dash:
     def bootstrap_css():
         return send_from_directory(BOOTSTRAP_CSS_DIR, "bootstrap.min.css", max_age=86400)
 
+    api.register(app.server, services)
+    login.install(app.server)
     app.layout = home.layout
-    home.register_callbacks(app, store_factory)
+    home.register_callbacks(app, lambda: services.store)
     return app

@@ -62,6 +62,7 @@ def make_transport(settings):
 
     # the broker must not drop us while we sleep between cycles (it waits 1.5 x keepalive)
     keepalive_s = min(65535, max(60, int(settings["interval_s"]) + 30))
+    user, password, tls_ca = settings["mqtt"]  # the broker account; TLS with a CA file
     return mqtt.MQTTClient(
         settings["node"],
         settings["host"],
@@ -70,6 +71,9 @@ def make_transport(settings):
         ack_timeout_s=max(settings["ack_timeout_s"], 1.0),
         max_resends=settings["max_retransmit"],
         downlinks=True,  # the retained config on ruong/<node>/config
+        user=user,
+        password=password,
+        tls_ca=tls_ca,
     )
 
 

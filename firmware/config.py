@@ -2,11 +2,12 @@
 
 Imported by main.py, which drops it from memory once the settings exist. Keys that
 ruong/sim.py writes: node, key, transport, gateway, field, seed, interval_s, cycles,
-state_dir. Optional ones (defaults in `parse_config`): radio tuning, the outbox bounds,
+state_dir, mqtt_user, mqtt_password (and mqtt_ca over mqtts://). Optional ones (defaults in `parse_config`): radio tuning, the outbox bounds,
 sensor calibration, and host-only simulation knobs (sim_start, sim_step_s, faults).
 """
 
 import json
+import os
 import sys
 
 HEX = "0123456789abcdef"
@@ -92,8 +93,10 @@ def parse_config(config):
     if transport not in ("coap", "mqtt"):
         raise ConfigError("transport", "expected 'coap' or 'mqtt', got %r" % transport)
     gateway = _text(config, "gateway")
+    tls = transport == "mqtt" and gateway[:8] == "mqtts://"  # MQTT over TLS, port 8883
     try:
-        host, port = split_url(gateway, transport, 5683 if transport == "coap" else 1883)
+        port = 8883 if tls else 5683 if transport == "coap" else 1883
+        host, port = split_url(gateway, "mqtts" if tls else transport, port)
     except URLError as exc:
         raise ConfigError("gateway", str(exc))
     settings = {
@@ -126,6 +129,7 @@ def parse_config(config):
         "sim_start": _integer(config, "sim_start", 0),
         "sim_step_s": _integer(config, "sim_step_s", 0),
         "faults": _faults(config),
+        "mqtt": _mqtt(config, tls),  # (user, password, CA file) of the broker account
         # host: read the simulated field through the raw-level HAL and the real drivers
         # (needs ~96 kB of heap on the 64-bit unix port; README "RAM")
         "host_drivers": config.get("host_drivers", False) is True,
@@ -167,8 +171,8 @@ REMOTE_KEYS = ("interval_s",) + DUTY_KEYS + ("soil_cal", "level_mount_m", "rain_
 
 
 def _duty(config, interval_s):
-    """Duty-cycle settings (firmware/duty.py; README "Duty cycle"): intervals in s, battery
-    thresholds in V, soil VWC in %, water level in m. Defaults scale with interval_s."""
+    # Duty-cycle settings (firmware/duty.py; README "Duty cycle"): intervals in s, battery
+    # thresholds in V, soil VWC in %, water level in m. Defaults scale with interval_s.
     fast_s = _number(config, "interval_fast_s", interval_s / 3)
     duty = {
         "interval_fast_s": fast_s,
@@ -213,6 +217,24 @@ def _optional_text(config, key):
     return value
 
 
+def _mqtt(config, tls):
+    # (mqtt_user, mqtt_password, mqtt_ca), None where unset; mqtt_ca (the broker's CA, a
+    # DER file) for mqtts:// only, which needs it: a board trusts no CA of its own
+    auth = tuple(_optional_text(config, "mqtt_" + k) or None for k in ("user", "password", "ca"))
+    if auth[1] and not auth[0]:
+        raise ConfigError("mqtt_password", "needs mqtt_user")
+    if tls != bool(auth[2]) or tls and not _exists(auth[2]):
+        raise ConfigError("mqtt_ca", "an mqtts:// gateway needs it, a DER file; others not")
+    return auth
+
+
+def _exists(path):
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 def _soil_cal(config):
     cal = config.get("soil_cal", [2600, 5.0, 1400, 45.0])
     if not (
@@ -243,8 +265,8 @@ def _read(path):
 
 
 def overlay(raw, remote):
-    """parse_config of the config file's dict `raw` with the REMOTE_KEYS of `remote` laid
-    over it (`raw` is left as it was); ConfigError naming the key otherwise."""
+    # parse_config of the config file's dict `raw` with the REMOTE_KEYS of `remote` laid
+    # over it (`raw` is left as it was); ConfigError naming the key otherwise.
     if not isinstance(remote, dict):
         raise ConfigError("(remote)", "expected a JSON object")
     merged = dict(raw)
@@ -256,13 +278,14 @@ def overlay(raw, remote):
 
 
 def load_config(path):
-    """The validated config file with the remote config in force laid over it
-    (remote_state.py); ConfigError when the file itself is bad.
-
-    Adds config_version (the remote version in force, 0: the file alone), config_seen (the
-    newest version handled: the Uri-Query the node sends, and the floor below which
-    downlinks are ignored) and config_result (what became of a pending downlink, or None).
-    """
+    # The validated config file with the remote config in force laid over it
+    # (remote_state.py); ConfigError when the file itself is bad.
+    #
+    # Adds config_version (the remote version in force, 0: the file alone), config_seen (the
+    # newest version handled: the Uri-Query the node sends, and the floor below which
+    # downlinks are ignored) and config_result (what became of a pending downlink, or None).
+    # (Comments, not docstrings, in the longest explanations here: a config naming no
+    # state_dir is parsed from source, and the parser holds every docstring in the 64 kB heap.)
     raw = _read(path)
     settings = parse_config(raw)
     import remote_state  # only now: a bad file is refused without compiling it (64 kB)

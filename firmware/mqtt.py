@@ -9,8 +9,16 @@ publishes each uplink QoS 1 to `ruong/<node>/up`, resending with DUP until the m
 `downlink` and PUBACKed. The same COSE bytes
 travel here as over CoAP. Durability across resets belongs to the node's outbox, not to this
 client, which therefore uses a clean session.
+
+It logs in with `user` / `password` (the broker's account for this node: its node id and the
+password `ruong node provision` derived from its key, docs/mqtt-broker.md); with `tls_ca`, the
+path of a DER CA certificate, it speaks MQTT over TLS (`mqtts://`, port 8883), refusing a
+broker whose certificate that CA did not sign or that names another host. An SSL socket has no
+settimeout, so reads then wait in `select.poll`, which also sees bytes mbedTLS has already
+decrypted.
 """
 
+import select
 import socket
 import struct
 
@@ -50,6 +58,11 @@ class MQTTRefused(MQTTError):
         self.code = code
 
 
+class MQTTTLSError(MQTTError):
+    """The TLS handshake failed: the CA file is unreadable, or the broker's certificate is
+    not signed by it or names another host."""
+
+
 def _length(n):
     """Remaining Length (s2.2.3): 7 bits per byte, high bit = more."""
     out = bytearray()
@@ -68,13 +81,23 @@ def _string(data):
     return struct.pack(">H", len(data)) + data
 
 
-def connect_packet(client_id, keepalive_s, will_topic=None, will_message=b"", clean=True):
-    """CONNECT (s3.1) with an optional retained QoS 1 last will."""
+def connect_packet(
+    client_id, keepalive_s, will_topic=None, will_message=b"", clean=True, user=None, password=None
+):
+    """CONNECT (s3.1) with an optional retained QoS 1 last will and optional credentials:
+    User Name and Password flags (s3.1.2.8, s3.1.2.9; a password only with a user name),
+    their fields last in the payload (s3.1.3.4, s3.1.3.5)."""
     flags = 0x02 if clean else 0
     payload = _string(client_id)
     if will_topic is not None:
         flags |= 0x04 | (1 << 3) | 0x20  # will flag, will QoS 1, will retain
         payload += _string(will_topic) + _string(will_message)
+    if user is not None:
+        flags |= 0x80
+        payload += _string(user)
+        if password is not None:
+            flags |= 0x40
+            payload += _string(password)
     variable = _string("MQTT") + struct.pack(">BBH", 4, flags, keepalive_s)
     body = variable + payload
     return bytes((CONNECT,)) + _length(len(body)) + body
@@ -109,8 +132,14 @@ class MQTTClient:
         ack_timeout_s=ACK_TIMEOUT_S,
         max_resends=MAX_RESENDS,
         downlinks=False,
+        user=None,
+        password=None,
+        tls_ca=None,
     ):
         self.node_id = node_id
+        self.user = user
+        self.password = password
+        self.tls_ca = tls_ca  # path of the DER CA certificate; None: plain TCP
         self.host = host
         self.port = port
         self.keepalive_s = keepalive_s
@@ -121,6 +150,8 @@ class MQTTClient:
         self.topic_config = ("ruong/%s/config" % node_id).encode()
         self.downlinks = downlinks  # subscribe to topic_config on connect (the node does)
         self.sock = None
+        self.raw = None  # the TCP socket under the TLS one (its timeout bounds a TLS record)
+        self.poller = None  # select.poll on the TLS socket; None on plain TCP
         self.packet_id = 0
         self.resends = 0  # DUP resends over the client's life, for node_status
 
@@ -136,8 +167,18 @@ class MQTTClient:
             sock.settimeout(self.ack_timeout_s)
             sock.connect(info[-1])
             self.sock = sock
+            if self.tls_ca is not None:
+                self.raw = sock
+                self.sock = self._handshake(sock)
             self._write(
-                connect_packet(self.node_id, self.keepalive_s, self.topic_status, b"offline")
+                connect_packet(
+                    self.node_id,
+                    self.keepalive_s,
+                    self.topic_status,
+                    b"offline",
+                    user=self.user,
+                    password=self.password,
+                )
             )
             deadline = ticks_add(ticks_ms(), int(self.ack_timeout_s * 1000))
             kind, body = self._read_packet(deadline)
@@ -167,10 +208,33 @@ class MQTTClient:
             pass  # the connection is already gone; closing is all that is left
         self._drop()
 
+    def _handshake(self, sock):
+        """The TLS socket over `sock`, the broker verified against `tls_ca` and `host`."""
+        import ssl  # only over TLS
+
+        try:
+            with open(self.tls_ca, "rb") as f:
+                ca = f.read()
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            # not the default on the unix port (CERT_NONE); the ESP32 stubs lack the attribute
+            context.verify_mode = ssl.CERT_REQUIRED  # type: ignore[attr-defined]
+            context.load_verify_locations(cadata=ca)
+            ca = None
+            tls = context.wrap_socket(sock, server_hostname=self.host)
+        except (OSError, ValueError) as exc:  # MicroPython: ValueError for a bad certificate
+            raise MQTTTLSError("TLS handshake with %s failed: %s" % (self.host, exc))
+        self.poller = select.poll()
+        self.poller.register(tls, select.POLLIN)
+        return tls
+
     def _drop(self):
         if self.sock is not None:
             self.sock.close()
             self.sock = None
+        if self.raw is not None:
+            self.raw.close()
+            self.raw = None
+        self.poller = None
 
     # -- framing ---------------------------------------------------------------------------
     def _sock(self):
@@ -190,7 +254,10 @@ class MQTTClient:
             remaining = ticks_diff(deadline, ticks_ms())
             if remaining <= 0:
                 raise MQTTTimeout("timed out reading from the broker")
-            sock.settimeout(remaining / 1000)
+            if self.poller is None:
+                sock.settimeout(remaining / 1000)
+            elif not self.poller.poll(remaining):
+                continue  # nothing within the deadline: the check above times out
             try:
                 chunk = sock.recv(n)
             except OSError as exc:
@@ -282,7 +349,9 @@ class MQTTClient:
         """Transport interface: publish one uplink to ruong/<node>/up, return a result string.
 
         "puback" when the broker acknowledged, "timeout" when it never did, "refused:<rc>"
-        when it refused the connection, "error:<errno>" / "error:closed" on network failures.
+        when it refused the connection (5: not authorised, a wrong or revoked account),
+        "error:tls" when the TLS handshake failed, "error:<errno>" / "error:closed" on
+        network failures.
         A broken connection (e.g. dropped while the node slept) is re-opened once.
         """
         for attempt in (0, 1):
@@ -295,6 +364,8 @@ class MQTTClient:
                 return "timeout"
             except MQTTRefused as exc:
                 return "refused:%d" % exc.code
+            except MQTTTLSError:
+                return "error:tls"  # open() dropped the connection; a retry would fail alike
             except MQTTError:
                 self._drop()
                 if attempt:

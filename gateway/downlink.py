@@ -24,6 +24,7 @@ from prometheus_client import CollectorRegistry, Counter
 
 from backend.config import Endpoint
 from backend.registry import Registry
+from gateway.mqtt_client import tls_context
 from gateway.uplink import (
     ALG_HMAC_256_64,
     COSE_MAC0_TAG,
@@ -194,8 +195,10 @@ async def publish_configs(downlinks: ConfigDownlinks, broker: Endpoint, client_i
     it needs to outlive it), so the uplink subscriber's session and flow control stay as they
     are, and any broker will do. Every connect republishes all of them (a broker restarted
     without persistence has lost its retained messages); a revoked node's config is cleared
-    with an empty retained message.
+    with an empty retained message. It logs in with the gateway account of `[mqtt] url` and,
+    for `mqtts://`, verifies the broker as the uplink subscriber does (`tls_context`).
     """
+    tls = tls_context(broker)
     delay = 0.5
     retained: set[str] = set()  # nodes with a retained config on the broker, as far as we know
     while True:
@@ -208,6 +211,7 @@ async def publish_configs(downlinks: ConfigDownlinks, broker: Endpoint, client_i
                 username=broker.username,
                 password=broker.password,
                 protocol=aiomqtt.ProtocolVersion.V311,
+                tls_context=tls,
             ) as client:
                 delay = 0.5
                 while True:
@@ -216,7 +220,7 @@ async def publish_configs(downlinks: ConfigDownlinks, broker: Endpoint, client_i
                     await downlinks.changed.wait()
         except aiomqtt.MqttError as exc:
             log.warning(
-                "config publisher: MQTT %s lost (%s), retry in %.1f s", broker.url, exc, delay
+                "config publisher: MQTT %s lost (%s), retry in %.1f s", broker.redacted, exc, delay
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

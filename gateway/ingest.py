@@ -27,6 +27,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from backend.audit import Audit
 from backend.quantities import QUANTITIES
 from backend.registry import NodeInfo, Registry
 from backend.store import Point, Store
@@ -41,6 +42,7 @@ log = logging.getLogger("ruong.gateway")
 KEY_CACHE_S = 10.0  # a revoked key is refused at most this long after `ruong node revoke`
 MAX_GROUP = 1000  # uplinks per spool transaction
 SUMMARY_S = 10.0  # period of the "uplinks in the last ... s" log line
+AUDIT_S = 3600.0  # refused uplinks go to the audit trail summarised per node per hour
 
 
 class NotDurable(RuntimeError):
@@ -161,6 +163,8 @@ class Ingest:
         self._committer: asyncio.Task[None] | None = None
         self._tally: Counter[str] = Counter()  # outcomes since the last summary line
         self._tally_lock = threading.Lock()  # counted on the spool thread and the event loop
+        # refusals since the last audit summary: (node it claimed or peer:<address>, reason)
+        self._refused: Counter[tuple[str, str]] = Counter()
 
     def _lookup(self, node_id: str) -> NodeInfo | None:
         now = time.monotonic()
@@ -182,6 +186,8 @@ class Ingest:
         self.metrics.rejects.labels(exc.reason).inc()
         self.metrics.uplinks.labels(transport, "rejected").inc()
         self._count("rejected")
+        with self._tally_lock:
+            self._refused[(exc.node or f"peer:{peer}", exc.reason)] += 1
         log.warning(
             "uplink rejected transport=%s peer=%s reason=%s detail=%s",
             transport,
@@ -239,6 +245,7 @@ class Ingest:
                 replayed = UplinkRejected(
                     "replay",
                     f"counter {uplink.counter} is older than node {uplink.node.node}'s window",
+                    uplink.node.node,
                 )
                 self.reject(replayed, item.transport, item.peer)
                 outcomes[i] = replayed
@@ -317,6 +324,36 @@ class Ingest:
                     period_s,
                     " ".join(f"{k}={v}" for k, v in sorted(tally.items())),
                 )
+
+    def audit_refusals(self, audit: Audit) -> int:
+        """Write the refusals counted since the last call to the audit trail, one event per
+        node (or unknown sender) with its count per reason; the number of events."""
+        with self._tally_lock:
+            refused, self._refused = self._refused, Counter()
+        by_subject: dict[str, dict[str, int]] = {}
+        for (subject, reason), n in refused.items():
+            by_subject.setdefault(subject, {})[reason] = n
+        for subject, reasons in sorted(by_subject.items()):
+            peer = subject.startswith("peer:")
+            audit.record(
+                subject if peer else f"node:{subject}",
+                "uplink.rejected",
+                "refused",
+                target=None if peer else subject,
+                client=subject[len("peer:") :] if peer else None,
+                details=reasons,
+            )
+        return len(by_subject)
+
+    async def audit_every(self, audit: Audit, period_s: float = AUDIT_S) -> None:
+        """Forever: the refusals of each period (an hour) to the audit trail; the last
+        partial period when cancelled (the gateway stopping)."""
+        try:
+            while True:
+                await asyncio.sleep(period_s)
+                await asyncio.get_running_loop().run_in_executor(None, self.audit_refusals, audit)
+        finally:
+            self.audit_refusals(audit)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True)

@@ -7,6 +7,9 @@ Mosquitto 2.0 forgets shared subscriptions over a broker restart (docs/protocol.
 with Clean Start off and a Session Expiry that never ends, under a client id that names its
 session (`[gateway] mqtt_client_id`, default `ruong-gw-<hostname>`; give each process its own).
 The broker keeps the session, with unacknowledged and queued uplinks, while the gateway is away.
+It logs in with the user and password of `[mqtt] url`, the broker's gateway account
+(docs/mqtt-broker.md); `mqtts://` runs the session over TLS, the broker's certificate and host
+name verified against `[mqtt] ca_file` or the system's CAs (`tls_context`).
 
 PUBACK only after the spool has the uplink, in the order the messages arrived (MQTT 5 s4.6).
 Messages go from the socket straight into an inbox, which is spooled in batches
@@ -35,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
+import ssl
 import time
 from typing import Any
 
@@ -73,6 +77,14 @@ class MqttNoAnswer(MqttError):
 def uplink_filter(share_group: str) -> str:
     """`$share/<group>/ruong/+/up`, or the plain filter when `share_group` is ""."""
     return f"$share/{share_group}/{UPLINK_FILTER}" if share_group else UPLINK_FILTER
+
+
+def tls_context(broker: Endpoint) -> ssl.SSLContext | None:
+    """For `mqtts://`: a client context that verifies the broker's certificate chain against
+    `[mqtt] ca_file` (else the system's trusted CAs) and its host name; None for `mqtt://`."""
+    if broker.scheme != "mqtts":
+        return None
+    return ssl.create_default_context(cafile=broker.ca_file)
 
 
 def default_client_id() -> str:
@@ -183,19 +195,28 @@ async def _connect(
     in_flight: int,
     timeout_s: float,
     inbox: _Inbox,
+    tls: ssl.SSLContext | None = None,
 ) -> tuple[_Connection, int]:
-    """Open a session: TCP connect, CONNECT, CONNACK. Returns it and the keepalive in force.
+    """Open a session: TCP connect (and the TLS handshake with `tls`), CONNECT, CONNACK.
+    Returns it and the keepalive in force.
 
     The inbox exists before CONNECT: a resumed session may deliver right after CONNACK.
     """
     loop = asyncio.get_running_loop()
     try:
         _, conn = await asyncio.wait_for(
-            loop.create_connection(lambda: _Connection(version, inbox), broker.host, broker.port),
+            loop.create_connection(
+                lambda: _Connection(version, inbox),
+                broker.host,
+                broker.port,
+                ssl=tls,
+                server_hostname=broker.host if tls is not None else None,
+            ),
             timeout_s,
         )
-    except (OSError, TimeoutError) as exc:
-        raise MqttError(f"TCP connect failed: {exc or 'timed out'}") from None
+    except (OSError, TimeoutError) as exc:  # ssl.SSLError (a bad certificate) is an OSError
+        what = "TLS connect" if tls is not None else "TCP connect"
+        raise MqttError(f"{what} failed: {exc or 'timed out'}") from None
     packet = wire.connect_packet(
         client_id,
         KEEPALIVE_S,
@@ -301,6 +322,7 @@ async def run_mqtt(
     """
     client_id = client_id or default_client_id()
     subscription = uplink_filter(share_group)
+    tls = tls_context(broker)  # once: a CA file that does not load fails at start
     version = wire.V5
     v5_answered = False  # until a broker answers an MQTT 5 CONNECT, wait for it only briefly
     delay = 0.5
@@ -311,11 +333,11 @@ async def run_mqtt(
             timeout_s = REPLY_TIMEOUT_S if v5_answered or version != wire.V5 else V5_PROBE_TIMEOUT_S
             inbox = _Inbox()
             conn, keepalive_s = await _connect(
-                broker, client_id, version, in_flight, timeout_s, inbox
+                broker, client_id, version, in_flight, timeout_s, inbox, tls
             )
             v5_answered = v5_answered or version == wire.V5
             await _subscribe(conn, subscription, share_group)
-            log.info("MQTT subscribed to %s on %s as %s", subscription, broker.url, client_id)
+            log.info("MQTT subscribed to %s on %s as %s", subscription, broker.redacted, client_id)
             delay = 0.5
             tasks = [
                 asyncio.create_task(_consume(ingest, conn, inbox)),
@@ -329,13 +351,16 @@ async def run_mqtt(
                 log.warning(
                     "MQTT broker %s does not take an MQTT 5 CONNECT (%s): using MQTT 3.1.1, "
                     "without Receive Maximum (the broker's in-flight limit applies)",
-                    broker.url,
+                    broker.redacted,
                     exc,
                 )
                 version = wire.V311
                 continue
             log.warning(
-                "MQTT connection to %s lost (%s), reconnecting in %.1f s", broker.url, exc, delay
+                "MQTT connection to %s lost (%s), reconnecting in %.1f s",
+                broker.redacted,
+                exc,
+                delay,
             )
             await asyncio.sleep(delay)
             delay = min(delay * 2, 30.0)

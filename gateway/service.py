@@ -10,6 +10,7 @@ import sys
 
 from prometheus_client import start_http_server
 
+from backend.audit import Audit
 from backend.config import Settings
 from backend.registry import Registry
 from backend.store import open_store
@@ -40,6 +41,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
     store = open_store(settings.store)
     spool = Spool(settings.spool_path)
     ingest = Ingest(registry, spool, store, settings.spool_max_mb * 1024 * 1024)
+    audit = Audit(registry.engine, settings.audit_syslog)
     downlinks = ConfigDownlinks(registry, ingest.metrics.registry)
     downlinks.reload()  # before the first uplink is answered
     coap_context = None
@@ -48,6 +50,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
         asyncio.create_task(ingest.writer.run()),
         asyncio.create_task(ingest.report()),
         asyncio.create_task(downlinks.run()),
+        asyncio.create_task(ingest.audit_every(audit)),
     ]
     try:
         if settings.metrics is not None:
@@ -97,6 +100,7 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
         if metrics_server is not None:
             metrics_server.shutdown()
         ingest.close()
+        audit.close()
         spool.close()
         store.close()
         registry.close()

@@ -56,10 +56,14 @@ REASONS: dict[str, str] = {
 
 
 class UplinkRejected(ValueError):
-    def __init__(self, reason: str, detail: str) -> None:
+    """A refused uplink: its reason code (REASONS), a detail for the log, and the node it
+    claimed to come from once its kid was read (None before: malformed, bad header)."""
+
+    def __init__(self, reason: str, detail: str, node: str | None = None) -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.node = node
 
     @property
     def coap_code(self) -> str:
@@ -153,6 +157,23 @@ def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: 
         node_id = ""
     if not NODE_ID.match(node_id):
         raise UplinkRejected("bad_kid", f"kid {kid!r} is not a node id")
+    try:
+        return _verified(node_id, lookup, protected_bytes, payload, tag, piv, now_s)
+    except UplinkRejected as exc:
+        exc.node = node_id  # from here on a refusal is counted against the node it claims
+        raise
+
+
+def _verified(
+    node_id: str,
+    lookup: Callable[[str], NodeInfo | None],
+    protected_bytes: bytes,
+    payload: bytes,
+    tag: bytes,
+    piv: bytes,
+    now_s: float,
+) -> Uplink:
+    """The uplink of a known, live node whose MAC verifies, with its SenML read."""
     node = lookup(node_id)
     if node is None:
         raise UplinkRejected("unknown_node", f"node {node_id} is not registered")

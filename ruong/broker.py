@@ -1,6 +1,8 @@
 """Embedded MQTT broker (amqtt) for `ruong demo` on a machine without Mosquitto.
 
 Production and the tests use Mosquitto 2; this exists so the demo runs with nothing installed.
+It is anonymous: any client on the loopback interface may read and write every topic (the
+nodes' credentials are ignored), unlike the Mosquitto set-up of docs/mqtt-broker.md.
 amqtt is the maintained pure-Python MQTT 3.1.1 broker on PyPI (HBMQTT's successor).
 Run as `python -m ruong.broker PORT`.
 """

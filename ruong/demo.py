@@ -2,7 +2,8 @@
 
 Starts, under `--data-dir` (default ./ruong-data):
 - InfluxDB (`influxd`, when installed; otherwise the embedded SQLite store),
-- an MQTT broker (`mosquitto`, when installed; otherwise the embedded amqtt broker),
+- an MQTT broker (`mosquitto`, when installed, with a password file and an ACL: the gateway
+  and each node log in with their own account; otherwise the embedded amqtt broker, anonymous),
 - `ruong gateway` and `ruong serve` with a generated config,
 - N simulated nodes, each the real firmware on the MicroPython unix port,
 - `ruong forecast run` at start and every `FORECAST_EVERY_S`, on fields planted with a crop in
@@ -25,14 +26,17 @@ from pathlib import Path
 import httpx
 import pandas as pd
 
+from backend import db
 from backend.config import Settings, render_toml
 from backend.node_health import latest_by_node
 from backend.registry import Registry
 from backend.store import open_store
 from dashboard.data import latest_forecasts
 from ruong.demo_history import seed_history
+from ruong.demo_people import ROLE_NAMES, seed_people
 from ruong.services import (
     ManagedProcess,
+    MosquittoServer,
     ServiceError,
     find_binary,
     free_port,
@@ -56,7 +60,8 @@ def _wait_for_http(child: ManagedProcess, url: str, timeout_s: float) -> None:
     while True:
         child.check_alive()
         try:
-            if httpx.get(url, timeout=1.0).status_code == 200:
+            # a page, or one reached by a redirect (the dashboard's login page)
+            if httpx.get(url, timeout=1.0, follow_redirects=True).status_code == 200:
                 return
         except httpx.HTTPError:
             pass
@@ -94,9 +99,12 @@ def run_demo(
         else:
             print("influxd not installed: using the embedded SQLite store", flush=True)
             store_url = f"sqlite:///{data_dir / 'readings.db'}"
+        mosquitto: MosquittoServer | None = None
+        broker: ManagedProcess
         if not embedded and find_binary("mosquitto"):
-            broker: ManagedProcess = start_mosquitto(data_dir / "mosquitto")
-            mqtt_url = broker.url  # type: ignore[attr-defined]
+            # authentication on: a fresh gateway password per run, nodes added below
+            broker = mosquitto = start_mosquitto(data_dir / "mosquitto")
+            mqtt_url = mosquitto.gateway_url
         else:
             print("mosquitto not installed: using the embedded amqtt broker", flush=True)
             port = free_port()
@@ -121,6 +129,12 @@ def run_demo(
         )
         config = data_dir / "demo.toml"
         config.write_text(render_toml(demo))
+        config.chmod(0o600)  # [mqtt] url carries the gateway's broker password
+
+        # the demo's own registry may be from an earlier Ruộng: bring it up to date first
+        engine = db.create(demo.registry_url)
+        db.upgrade(engine)
+        engine.dispose()
 
         gateway = spawn("gateway", _ruong("--config", str(config), "gateway"), logs, cwd=data_dir)
         started.append(gateway)
@@ -132,14 +146,22 @@ def run_demo(
 
         with Registry(demo.registry_url) as registry, open_store(demo.store) as store:
             infos = ensure_nodes(registry, demo, nodes)
+            if mosquitto is not None:  # as `ruong mqtt sync` + a reload after provisioning
+                mosquitto.sync(registry)
             for line in seed_history(registry, store, infos, pd.Timestamp.now(demo.timezone)):
                 print(line, flush=True)
+        logins = seed_people(demo.registry_url, demo.farm, [i.field for i in infos], data_dir)
         for i, info in enumerate(infos):
             node_procs.append(
                 start_node(info, demo, data_dir / "nodes", 0, interval_s, i + 1, log_to_file=True)
             )
         print(f"Ruộng demo: {len(infos)} nodes reporting every {interval_s:g} s", flush=True)
         print(f"Mở bảng điều khiển / open the dashboard: {url}", flush=True)
+        for login in logins:  # Vietnamese role names first, as on the dashboard
+            print(
+                f"  {ROLE_NAMES[login.role]}: {login.login}  mật khẩu / password {login.password}",
+                flush=True,
+            )
         print(f"gateway metrics: {demo.metrics_bind}/metrics", flush=True)
         print(f"logs: {logs}  (Ctrl-C to stop)", flush=True)
 

@@ -14,6 +14,7 @@ import argparse
 import json
 from collections.abc import Iterable, Mapping
 
+from backend.audit import Audit, cli_actor
 from backend.config import Settings
 from backend.firmware_src import firmware_module
 from backend.registry import NodeConfig, Registry, RegistryError
@@ -110,6 +111,16 @@ def cmd_node_config(settings: Settings, args: argparse.Namespace) -> int:
                 assignments.append(f"soil_cal={json.dumps(cal.soil_cal)}")
             new = changed({} if current is None else current.settings, assignments, args.unset)
             result = registry.set_config(args.node, new)
+            if current is None or result.version != current.version:
+                audit = Audit(registry.engine, settings.audit_syslog)
+                audit.record(
+                    cli_actor(),
+                    "node.config",
+                    "success",
+                    target=args.node,
+                    details={"version": result.version, "keys": ",".join(sorted(new))},
+                )
+                audit.close()
     if args.json:
         print(json.dumps(None if result is None else result.as_json()))
         return 0

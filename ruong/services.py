@@ -1,4 +1,5 @@
-"""Start the real servers (InfluxDB 1.x, Mosquitto 2) in a private directory on free ports.
+"""Start the real servers (InfluxDB 1.x, Mosquitto 2, PostgreSQL) in a private directory on
+free ports.
 
 Used by `ruong demo` and by the test fixtures, so both run exactly the programs an operator
 installs from Debian (`influxdb`, `mosquitto`). Each `Managed*` owns one child process: it waits
@@ -8,19 +9,36 @@ until the server answers and stops exactly what it started.
 from __future__ import annotations
 
 import getpass
+import os
+import pwd
+import secrets
 import shutil
+import signal
 import socket
 import subprocess
+import tempfile
 import time
-from dataclasses import dataclass
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
 
 import httpx
+
+from backend.mqtt_auth import DEFAULT_GATEWAY_USER, write_broker_files
+from backend.registry import NodeInfo, Registry
+
+if TYPE_CHECKING:
+    import psycopg
 
 INSTALL_HINT = {
     "influxd": "install the Debian package 'influxdb' (sudo apt-get install influxdb), or run 'make test'",
     "mosquitto": "install the Debian package 'mosquitto' (sudo apt-get install mosquitto), or run 'make test'",
     "coap-client-notls": "install the Debian package 'libcoap3-bin' (sudo apt-get install libcoap3-bin)",
+    "postgres": "install the Debian package 'postgresql' (sudo apt-get install postgresql), or run 'make test'",
+    "initdb": "install the Debian package 'postgresql' (sudo apt-get install postgresql), or run 'make test'",
 }
 
 
@@ -163,51 +181,363 @@ bind-address = "127.0.0.1:{rpc_port}"
 
 @dataclass
 class MosquittoServer(ManagedProcess):
+    """A Mosquitto 2 with authentication on (docs/mqtt-broker.md): no anonymous clients, a
+    password file and an ACL in `workdir`, written from the gateway account and the nodes it
+    was told of (`allow`, `sync`), plus an optional TLS listener.
+
+    `url` is the broker's address with no credentials (what a node's config names: the node
+    logs in with its own account); `gateway_url` carries the gateway account, as `[mqtt] url`.
+    """
+
     port: int = 0
+    workdir: Path = field(default_factory=Path)
+    gateway_user: str = DEFAULT_GATEWAY_USER
+    gateway_password: str = field(default="", repr=False)
+    tls_port: int | None = None
+    nodes: dict[str, NodeInfo] = field(default_factory=dict)  # the nodes with an account
 
     @property
     def url(self) -> str:
         return f"mqtt://127.0.0.1:{self.port}"
 
+    @property
+    def gateway_url(self) -> str:
+        return self._with_gateway_account(self.url)
+
+    @property
+    def tls_url(self) -> str:
+        """`mqtts://127.0.0.1:<tls port>`; ServiceError without a TLS listener."""
+        if self.tls_port is None:
+            raise ServiceError("this mosquitto has no TLS listener (start_mosquitto tls=...)")
+        return f"mqtts://127.0.0.1:{self.tls_port}"
+
+    @property
+    def gateway_tls_url(self) -> str:
+        return self._with_gateway_account(self.tls_url)
+
+    def _with_gateway_account(self, url: str) -> str:
+        scheme, host = url.split("://")
+        return f"{scheme}://{quote(self.gateway_user)}:{quote(self.gateway_password)}@{host}"
+
+    @property
+    def passwd_path(self) -> Path:
+        return self.workdir / "passwd"
+
+    @property
+    def acl_path(self) -> Path:
+        return self.workdir / "acl"
+
+    @property
+    def conf_path(self) -> Path:
+        return self.workdir / "mosquitto.conf"
+
+    def write_files(self) -> None:
+        """The password file and the ACL for the gateway and `nodes` (backend/mqtt_auth.py)."""
+        write_broker_files(
+            self.passwd_path,
+            self.acl_path,
+            self.nodes.values(),
+            self.gateway_user,
+            self.gateway_password,
+        )
+
+    def allow(self, nodes: Iterable[NodeInfo]) -> None:
+        """Give these nodes their accounts (a revoked one loses its), then reload the broker."""
+        for node in nodes:
+            self.nodes[node.node] = node
+        self.write_files()
+        self.reload()
+
+    def sync(self, registry: Registry) -> None:
+        """What `ruong mqtt sync` does, then a reload: accounts for exactly the registry's
+        nodes (every farm's; revoked ones get none)."""
+        self.nodes = {node.node: node for node in registry.nodes()}
+        self.write_files()
+        self.reload()
+
+    def reload(self, timeout: float = 10.0) -> None:
+        """SIGHUP: Mosquitto rereads the password file and the ACL (connected clients stay).
+        Returns once it has logged the reload: it reloads in its one loop before serving
+        anything else, so a CONNECT sent from now on meets the new files."""
+        before = self.log_path.read_text(errors="replace").count(RELOADED)
+        self.check_alive()
+        self.proc.send_signal(signal.SIGHUP)
+        self.wait_for_log(RELOADED, timeout, occurrences=before + 1)
+
+    def start(self, timeout: float = 15.0) -> None:
+        """(Re)start with the same config, files and ports; sessions persist in `workdir`."""
+        ports = [self.port] + ([self.tls_port] if self.tls_port is not None else [])
+        started = _run_mosquitto(self.conf_path, ports, timeout)
+        self.proc, self.log_path = started.proc, started.log_path
+
+
+def _run_mosquitto(conf: Path, ports: list[int], timeout: float) -> ManagedProcess:
+    """`mosquitto -c conf`, once it accepts TCP connections on every one of `ports`."""
+    binary = require_binary("mosquitto")
+    process = spawn("mosquitto", [binary, "-c", str(conf)], conf.parent)
+    deadline = time.monotonic() + timeout
+    for port in ports:
+        while True:
+            process.check_alive()
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                if time.monotonic() > deadline:
+                    process.stop()
+                    raise ServiceError(
+                        f"mosquitto did not listen on {port} in {timeout} s:\n{process.log_tail()}"
+                    ) from None
+                time.sleep(0.05)
+    return process
+
+
+RELOADED = "Reloading config."  # Mosquitto's log line (information) on SIGHUP
+
 
 def start_mosquitto(
-    workdir: Path, timeout: float = 15.0, port: int | None = None
+    workdir: Path,
+    timeout: float = 15.0,
+    port: int | None = None,
+    tls: tuple[Path, Path] | None = None,
+    gateway_password: str | None = None,
 ) -> MosquittoServer:
     """Run `mosquitto -c <workdir>/mosquitto.conf` on a loopback port; wait for TCP accept.
 
-    Sessions persist in `workdir` across a restart. `user` is this process's user: started as
-    root, mosquitto would otherwise drop to user `mosquitto` and fail to save them.
+    Authentication is on (`allow_anonymous false`, `password_file`, `acl_file`): the gateway
+    account `ruong-gateway` gets `gateway_password`, by default a new random one per start
+    (`secrets.token_urlsafe`); nodes get theirs through `allow` or `sync`. `tls` is
+    (certificate chain PEM, private key PEM) for a second listener speaking MQTT over TLS on
+    another free port. Sessions persist in `workdir` across a restart (`MosquittoServer.start`).
+    `user` is this process's user: started as root, mosquitto would otherwise drop to user
+    `mosquitto` and fail to save them. It logs to `<workdir>/mosquitto.log` itself (a log
+    file is written line by line; its redirected stdout would be buffered).
     """
-    binary = require_binary("mosquitto")
+    workdir = workdir.resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
+    tls_port = free_port() if tls is not None else None
+    gateway_password = gateway_password or secrets.token_urlsafe(24)
+    passwd, acl, log_file = workdir / "passwd", workdir / "acl", workdir / "mosquitto.log"
+    write_broker_files(passwd, acl, [], DEFAULT_GATEWAY_USER, gateway_password)
+    tls_listener = ""
+    if tls is not None:
+        certfile, keyfile = tls
+        tls_listener = (
+            f"listener {tls_port} 127.0.0.1\n"
+            f"certfile {Path(certfile).resolve()}\n"
+            f"keyfile {Path(keyfile).resolve()}\n"
+        )
     conf = workdir / "mosquitto.conf"
     conf.write_text(
-        f"""listener {port} 127.0.0.1
-user {getpass.getuser()}
-allow_anonymous true
+        f"""allow_anonymous false
+password_file {passwd}
+acl_file {acl}
+listener {port} 127.0.0.1
+{tls_listener}user {getpass.getuser()}
 persistence true
 persistence_location {workdir}/
-log_dest stdout
+log_dest file {log_file}
 log_type error
 log_type warning
 log_type notice
+log_type information
 max_queued_messages 100000
 """
     )
-    base = spawn("mosquitto", [binary, "-c", str(conf)], workdir)
-    server = MosquittoServer(base.name, base.proc, base.log_path, port=port)
+    ports = [port] + ([tls_port] if tls_port is not None else [])
+    started = _run_mosquitto(conf, ports, timeout)
+    return MosquittoServer(
+        started.name,
+        started.proc,
+        started.log_path,
+        port=port,
+        workdir=workdir,
+        gateway_password=gateway_password,
+        tls_port=tls_port,
+    )
+
+
+# PostgreSQL, for the registry's tests on the database a province runs (backend/db.py)
+
+POSTGRES_ROLE = "ruong"
+_DEBIAN_POSTGRES = Path("/usr/lib/postgresql")
+
+
+def postgres_bindir() -> Path:
+    """The bin dir of the newest PostgreSQL server: Debian's /usr/lib/postgresql/<major>/bin
+    (several majors can be installed side by side), else the one of `postgres` on PATH."""
+    majors = [
+        bindir
+        for bindir in _DEBIAN_POSTGRES.glob("*/bin")
+        if bindir.parent.name.replace(".", "").isdigit() and (bindir / "postgres").is_file()
+    ]
+    if majors:
+        return max(majors, key=lambda b: tuple(int(p) for p in b.parent.name.split(".")))
+    return Path(require_binary("postgres")).resolve().parent
+
+
+def _postgres_user() -> tuple[list[str], pwd.struct_passwd | None]:
+    """The argv prefix that runs a PostgreSQL program, and the user it runs as (None: us).
+
+    PostgreSQL refuses to run as root, and CI runs as root: then initdb and the server run as
+    the `postgres` system user Debian's package creates. `setpriv` execs the program in
+    place, so the process we wait on and signal is the server itself, not a wrapper.
+    """
+    if os.geteuid() != 0:
+        return [], None
+    try:
+        user = pwd.getpwnam("postgres")
+    except KeyError:
+        raise ServiceError(
+            "PostgreSQL refuses to run as root and there is no 'postgres' user to run it as: "
+            + INSTALL_HINT["postgres"]
+        ) from None
+    setpriv = require_binary("setpriv")
+    ids = [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--init-groups"]
+    return [setpriv, *ids, "--"], user
+
+
+@dataclass
+class PostgresServer(ManagedProcess):
+    """A PostgreSQL server of our own; `home` (data dir, socket dir) goes away with stop()."""
+
+    port: int = 0
+    password: str = ""
+    home: Path = Path()
+
+    def database_url(self, database: str) -> str:
+        """The registry URL of `database` (TCP, the test role with its password)."""
+        return f"postgresql://{POSTGRES_ROLE}:{self.password}@127.0.0.1:{self.port}/{database}"
+
+    @property
+    def url(self) -> str:
+        """The URL of the maintenance database `postgres`."""
+        return self.database_url("postgres")
+
+    def connect(self, database: str = "postgres") -> psycopg.Connection[tuple[object, ...]]:
+        """A psycopg connection (autocommit) to `database`, as the test role."""
+        import psycopg  # only the tests and their fixtures start a server: not at `ruong` start
+
+        return psycopg.connect(
+            host="127.0.0.1",
+            port=self.port,
+            user=POSTGRES_ROLE,
+            password=self.password,
+            dbname=database,
+            connect_timeout=2,
+            autocommit=True,
+        )
+
+    def new_database(self) -> str:
+        """A new, empty database; its URL. They all go when the server stops."""
+        name = f"ruong_{uuid.uuid4().hex[:12]}"
+        with self.connect() as connection:
+            connection.execute(f'CREATE DATABASE "{name}"')
+        return self.database_url(name)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Fast shutdown (SIGINT: ends the sessions still open, where SIGTERM's smart shutdown
+        would wait for them), then remove the data dir."""
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout)
+        shutil.rmtree(self.home, ignore_errors=True)
+
+
+def start_postgres(workdir: Path, timeout: float = 30.0, port: int | None = None) -> PostgresServer:
+    """initdb a fresh cluster and run `postgres` on a loopback port; wait until it accepts
+    connections. The log is `<workdir>/postgres.log`.
+
+    The cluster (data dir and Unix socket dir) is in a new directory under the system's temp
+    dir, not in `workdir`: run as the `postgres` user, the server cannot enter pytest's 0700
+    dirs of root, and a socket path must stay under 108 bytes. Role `ruong` is the superuser,
+    with a random password over TCP (the way a registry URL carries one); fsync is off: a
+    test's data does not need to survive a power cut.
+    """
+    import psycopg
+
+    bindir = postgres_bindir()
+    initdb = bindir / "initdb"
+    if not initdb.is_file():
+        raise ServiceError(f"'initdb' not found in {bindir}: {INSTALL_HINT['initdb']}")
+    prefix, user = _postgres_user()
+    workdir.mkdir(parents=True, exist_ok=True)
+    home = Path(tempfile.mkdtemp(prefix="ruong-pg-"))
+    try:
+        data, sockets, pwfile = home / "data", home / "sockets", home / "pwfile"
+        sockets.mkdir()
+        password = secrets.token_urlsafe(16)
+        pwfile.write_text(password + "\n")
+        if user is not None:
+            for path in (home, sockets, pwfile):
+                os.chown(path, user.pw_uid, user.pw_gid)
+        result = subprocess.run(
+            [
+                *prefix,
+                str(initdb),
+                f"--pgdata={data}",
+                f"--username={POSTGRES_ROLE}",
+                f"--pwfile={pwfile}",
+                "--auth-local=trust",
+                "--auth-host=scram-sha-256",
+                "--encoding=UTF8",
+                "--locale=C.UTF-8",
+                "--no-sync",
+            ],
+            cwd=home,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        pwfile.unlink()
+        if result.returncode != 0:
+            raise ServiceError(f"initdb failed ({result.returncode}):\n{result.stderr.strip()}")
+        port = port or free_port()
+        argv = [
+            *prefix,
+            str(bindir / "postgres"),
+            "-D",
+            str(data),
+            "-p",
+            str(port),
+            "-k",
+            str(sockets),
+            "-c",
+            "listen_addresses=127.0.0.1",
+            "-c",
+            "fsync=off",
+            "-c",
+            "synchronous_commit=off",
+            "-c",
+            "full_page_writes=off",
+        ]
+        base = spawn("postgres", argv, workdir, cwd=home)
+    except BaseException:
+        shutil.rmtree(home, ignore_errors=True)
+        raise
+    server = PostgresServer(
+        base.name, base.proc, base.log_path, port=port, password=password, home=home
+    )
     deadline = time.monotonic() + timeout
     while True:
-        server.check_alive()
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            server.check_alive()
+            with server.connect():
                 break
-        except OSError:
+        except psycopg.OperationalError:
             if time.monotonic() > deadline:
                 server.stop()
                 raise ServiceError(
-                    f"mosquitto did not listen in {timeout} s:\n{server.log_tail()}"
+                    f"postgres did not accept connections in {timeout} s:\n{server.log_tail()}"
                 ) from None
-            time.sleep(0.05)
+            time.sleep(0.1)
+        except ServiceError:
+            server.stop()
+            raise
     return server

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from backend.config import Settings
 from backend.firmware_src import FIRMWARE_DIR
+from backend.mqtt_auth import ca_der, node_credentials
 from backend.registry import NodeInfo, Registry
 
 log = logging.getLogger("ruong.sim")
@@ -46,14 +47,31 @@ def micropython_binary() -> str:
 
 
 def gateway_url(settings: Settings, transport: str) -> str:
-    """The address a node on this machine uses to reach the configured gateway."""
+    """The address a node on this machine uses to reach the configured gateway (for MQTT the
+    broker's, without the gateway's credentials: a node logs in with its own account)."""
     endpoint = settings.coap if transport == "coap" else settings.mqtt
     if endpoint is None:
         raise SimError(
             f"node transport {transport} but the gateway has no [{transport}] configured"
         )
     host = "127.0.0.1" if endpoint.host in ("0.0.0.0", "::", "") else endpoint.host
-    return f"{transport}://{host}:{endpoint.port}"
+    return f"{endpoint.scheme}://{host}:{endpoint.port}"
+
+
+def mqtt_config(info: NodeInfo, settings: Settings, state_dir: Path) -> dict[str, str]:
+    """The node config's broker keys: its account (backend/mqtt_auth.py) and, over mqtts://,
+    `mqtt_ca`, the DER copy of `[mqtt] ca_file` written into its state dir."""
+    config = node_credentials(info)
+    if settings.mqtt is not None and settings.mqtt.tls:
+        if not settings.mqtt.ca_file:
+            raise SimError(
+                "a simulated node over mqtts:// needs [mqtt] ca_file: MicroPython trusts no "
+                "CA of its own"
+            )
+        ca = state_dir / "mqtt_ca.der"
+        ca.write_bytes(ca_der(settings.mqtt.ca_file))
+        config["mqtt_ca"] = str(ca)
+    return config
 
 
 def ensure_nodes(registry: Registry, settings: Settings, count: int) -> list[NodeInfo]:
@@ -104,9 +122,11 @@ def start_node(
         "state_dir": str(state_dir),
         "host_drivers": True,  # sensors read through drivers + HAL, as on the board
     }
+    if info.transport == "mqtt":
+        config.update(mqtt_config(info, settings, state_dir))
     config_path = state_dir / "config.json"
     config_path.write_text(json.dumps(config))
-    os.chmod(config_path, 0o600)  # it holds the node key
+    os.chmod(config_path, 0o600)  # it holds the node key and its broker password
     argv = [
         micropython_binary(),
         "-X",

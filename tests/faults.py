@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 import time
 from dataclasses import dataclass, field
 
@@ -10,8 +11,10 @@ import aiocoap
 import paho.mqtt.client as mqtt
 from aiocoap.numbers.codes import Code
 
+from backend.mqtt_auth import node_password
 from backend.registry import NodeInfo
 from backend.store import Store
+from ruong.services import MosquittoServer
 from tests.uplinks import uplink
 
 
@@ -73,29 +76,57 @@ def expected_times(samples: list[Sample]) -> dict[str, list[int]]:
 
 
 class MqttPublisher:
-    """A QoS 1 publisher with a persistent session that records which publishes were PUBACKed."""
+    """QoS 1 publishers with persistent sessions, one per node and logged in as that node
+    (the broker's ACL lets a node publish only on its own topic), recording which publishes
+    were PUBACKed. The broker must know the nodes' accounts (`MosquittoServer.allow`)."""
 
-    def __init__(self, port: int, client_id: str = "fault-publisher") -> None:
+    def __init__(self, broker: MosquittoServer, client_id: str = "fault-publisher") -> None:
+        self.broker = broker
+        self.client_id = client_id
         self.acked: list[Sample] = []
-        self._by_mid: dict[int, Sample] = {}
-        self.client = mqtt.Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=client_id, clean_session=False
-        )
-        self.client.on_publish = self._on_publish
-        self.client.max_queued_messages_set(0)
-        self.client.reconnect_delay_set(0.2, 2)
-        self.client.connect("127.0.0.1", port)
-        self.client.loop_start()
+        self._by_mid: dict[tuple[str, int], Sample] = {}
+        self._early: set[tuple[str, int]] = set()  # PUBACKed before publish() saw the mid
+        self._lock = threading.Lock()  # each client's network thread reports its own PUBACKs
+        self.clients: dict[str, mqtt.Client] = {}
 
-    def _on_publish(self, _c, _u, mid, _rc, _p) -> None:  # type: ignore[no-untyped-def]
-        sample = self._by_mid.pop(mid, None)
-        if sample is not None:
-            self.acked.append(sample)
+    def _client(self, node: NodeInfo) -> mqtt.Client:
+        client = self.clients.get(node.node)
+        if client is None:
+            client = mqtt.Client(
+                mqtt.CallbackAPIVersion.VERSION2,
+                client_id=f"{self.client_id}-{node.node}",
+                clean_session=False,
+            )
+            client.username_pw_set(node.node, node_password(node.key))
+            client.on_publish = lambda _c, _u, mid, _rc, _p, n=node.node: self._on_publish(n, mid)
+            client.max_queued_messages_set(0)
+            client.reconnect_delay_set(0.2, 2)
+            client.connect("127.0.0.1", self.broker.port)
+            client.loop_start()
+            self.clients[node.node] = client
+        return client
+
+    def _on_publish(self, node: str, mid: int) -> None:
+        with self._lock:
+            sample = self._by_mid.pop((node, mid), None)
+            if sample is None:
+                self._early.add((node, mid))
+            else:
+                self.acked.append(sample)
 
     def publish(self, sample: Sample) -> None:
-        info = self.client.publish(f"ruong/{sample.node.node}/up", sample.payload, qos=1)
-        self._by_mid[info.mid] = sample
+        """Publish `sample` on its node's topic, as that node."""
+        client = self._client(sample.node)
+        # not under self._lock: paho calls on_publish holding its own lock, which publish takes
+        mid = client.publish(f"ruong/{sample.node.node}/up", sample.payload, qos=1).mid
+        with self._lock:
+            if (sample.node.node, mid) in self._early:
+                self._early.discard((sample.node.node, mid))
+                self.acked.append(sample)
+            else:
+                self._by_mid[(sample.node.node, mid)] = sample
 
     def close(self) -> None:
-        self.client.loop_stop()
-        self.client.disconnect()
+        for client in self.clients.values():
+            client.loop_stop()
+            client.disconnect()

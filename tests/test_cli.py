@@ -4,21 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
-from tests.conftest import write_config
+from tests.conftest import run_ruong, write_config
 
 
 def ruong(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "ruong.cli", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-        timeout=60,
-    )
+    return run_ruong(*args, cwd=cwd)
 
 
 def test_help_lists_every_subcommand(tmp_path: Path) -> None:

@@ -6,23 +6,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import queue
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import cbor2
-import paho.mqtt.client as mqtt
 import pytest
 from prometheus_client import CollectorRegistry
 
-from backend.registry import Registry, RegistryError
+from backend.mqtt_auth import node_password
+from backend.registry import NodeInfo, Registry, RegistryError
 from gateway.downlink import CONFIG_AAD, ConfigDownlinks, kid_of, sign_config, version_hint
 from gateway.uplink import UplinkRejected, decode_uplink, mac_structure
 from ruong.node_config import NodeConfigError, changed, validate
 from ruong.services import MosquittoServer, require_binary
 from ruong.sim import start_node
-from tests.conftest import GatewayProcess, wait_until, write_config
+from tests.conftest import GatewayProcess, MqttTestClient, wait_until, write_config
 from tests.test_cli import ruong
 from tests.uplinks import uplink
 
@@ -219,27 +219,19 @@ def test_coap_uplink_answer_carries_a_newer_config(gateway: GatewayProcess, tmp_
     assert 'ruong_config_downlinks_total{transport="coap"} 2.0' in metrics
 
 
-def retained(broker: MosquittoServer, topic: str, wait_s: float = 2.0) -> bytes | None:
-    """The retained message on `topic` (None when there is none), as a new subscriber sees it."""
-    got: list[bytes] = []
-    arrived = threading.Event()
-
-    def on_message(_c: mqtt.Client, _u: object, message: mqtt.MQTTMessage) -> None:
-        if message.retain:
-            got.append(message.payload)
-            arrived.set()
-
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"probe-{time.time_ns()}")
-    client.on_message = on_message
-    client.connect("127.0.0.1", broker.port)
-    client.subscribe(topic, qos=1)
-    client.loop_start()
+def retained(broker: MosquittoServer, node: NodeInfo, wait_s: float = 2.0) -> bytes | None:
+    """The retained config of `node` (None when there is none), as the node sees it when it
+    subscribes: logged in as the node, the one account that may read its config."""
+    topic = f"ruong/{node.node}/config"
+    client = MqttTestClient(broker.port, node.node, node_password(node.key))
     try:
-        arrived.wait(wait_s)
+        assert client.subscribe(topic) == [1]
+        payload, _qos, retain = client.next(topic, wait_s)
+        return payload if retain else None
+    except queue.Empty:
+        return None
     finally:
-        client.loop_stop()
-        client.disconnect()
-    return got[0] if got else None
+        client.close()
 
 
 @pytest.mark.services
@@ -249,22 +241,23 @@ def test_mqtt_config_is_retained_updated_and_cleared_on_revoke(
     with gateway.registry() as registry:
         node = registry.provision("test-farm", "ruong-2", "mqtt")
         registry.set_config(node.node, {"interval_s": 600})
-    topic = f"ruong/{node.node}/config"
-    wait_until(lambda: retained(mosquitto, topic, 0.5) is not None, 20, "no retained config")
-    assert open_downlink(retained(mosquitto, topic) or b"", node.key)[1] == 1
+    mosquitto.allow([node])
+    wait_until(lambda: retained(mosquitto, node, 0.5) is not None, 20, "no retained config")
+    assert open_downlink(retained(mosquitto, node) or b"", node.key)[1] == 1
 
     with gateway.registry() as registry:
         registry.set_config(node.node, {"interval_s": 300})
 
     def version() -> int:
-        message = retained(mosquitto, topic, 0.5)
+        message = retained(mosquitto, node, 0.5)
         return open_downlink(message, node.key)[1] if message else 0
 
     wait_until(lambda: version() == 2, 20, "retained config not updated to version 2")
 
     with gateway.registry() as registry:
         registry.revoke(node.node)
-    wait_until(lambda: retained(mosquitto, topic, 0.5) is None, 20, "revoked config still there")
+    # the broker still knows the node here (no `ruong mqtt sync` yet), so it can look
+    wait_until(lambda: retained(mosquitto, node, 0.5) is None, 20, "revoked config still there")
     assert 'ruong_config_downlinks_total{transport="mqtt"} 2.0' in gateway.metrics_text()
 
 
@@ -272,12 +265,13 @@ def test_mqtt_config_is_retained_updated_and_cleared_on_revoke(
 @pytest.mark.micropython
 @pytest.mark.parametrize("transport", ["coap", "mqtt"])
 def test_a_real_node_runs_the_config_set_with_the_cli(
-    gateway: GatewayProcess, tmp_path: Path, transport: str
+    gateway: GatewayProcess, mosquitto: MosquittoServer, tmp_path: Path, transport: str
 ) -> None:
     """`ruong node config` -> registry -> gateway signs -> the firmware on MicroPython keeps
     it, restarts, and runs it: its duty cycle follows the new interval."""
     with gateway.registry() as registry:
         info = registry.provision("test-farm", f"ruong-{transport}", transport)
+    mosquitto.allow([info])
     done = ruong(
         "--config", str(gateway.config), "node", "config", info.node,
         "--set", "interval_s=0.6", "--set", "interval_min_s=0.1", cwd=tmp_path,

@@ -7,13 +7,45 @@ from pathlib import Path
 
 import pytest
 
+from backend import db
+from backend.access import Scope
+from backend.accounts import Accounts
+from backend.audit import Audit
 from backend.i18n import Message
+from backend.registry import Registry
 from backend.store import Point, open_store
+from dashboard.api.context import ApiServices
 from dashboard.app import create_app
 from forecasting.advice import Advice
 from ruong.forecast_job import advice_point
 
 pytestmark = pytest.mark.browser
+
+PASSWORD = "lua-thom-2026"
+
+
+def services(tmp_path: Path, store_url: str, fields: tuple[str, ...]) -> ApiServices:
+    """A registry where farmer 0912 345 678 owns `fields` of farm `f`, over `store_url`."""
+    registry_url = f"sqlite:///{tmp_path / 'registry.db'}"
+    engine = db.open_engine(registry_url)
+    accounts = Accounts(engine)
+    accounts.add_organisation("HTX Yên Khánh", "coop")
+    farmer = accounts.add_user("HTX Yên Khánh", "farmer", PASSWORD, phone="0912345678")
+    with Registry(registry_url) as registry:
+        registry.add_farm("f", "HTX Yên Khánh")
+        for name in fields:
+            registry.add_field("f", name, "Khánh Thiện", farmer.id)
+    return ApiServices(engine, accounts, Scope(engine), Audit(engine), open_store(store_url))
+
+
+def log_in(dash_duo, app, login: str = "0912345678") -> None:  # type: ignore[no-untyped-def]
+    """Open the app at its login page, log in as a farmer would, land on the home page."""
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url + "/login")
+    dash_duo.find_element("#login").send_keys(login)
+    dash_duo.find_element("#password").send_keys(PASSWORD)
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_element("#title", timeout=10)
 
 
 @pytest.fixture
@@ -86,14 +118,14 @@ def store_url(tmp_path: Path) -> str:
     return url
 
 
-def test_phone_page_in_vietnamese_then_english(dash_duo, store_url: str) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(lambda: open_store(store_url))
+def test_phone_page_in_vietnamese_then_english(dash_duo, store_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(services(tmp_path, store_url, ("ruong-1", "ruong-2")))
     # headless Chromium will not open a window under 500 px: emulate a 360 px phone instead
     dash_duo.driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
         {"width": 360, "height": 780, "deviceScaleFactor": 2, "mobile": True},
     )
-    dash_duo.start_server(app)
+    log_in(dash_duo, app)
     dash_duo.wait_for_text_to_equal("#title", "Ruộng — số liệu mới nhất", timeout=10)
     dash_duo.wait_for_element(".node-card", timeout=10)
     cards = dash_duo.find_elements(".node-card")
@@ -125,6 +157,31 @@ def test_phone_page_in_vietnamese_then_english(dash_duo, store_url: str) -> None
 
 
 def test_empty_store_tells_the_farmer_what_to_do(dash_duo, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    app = create_app(lambda: open_store(f"sqlite:///{tmp_path / 'empty.db'}"))
-    dash_duo.start_server(app)
+    app = create_app(services(tmp_path, f"sqlite:///{tmp_path / 'empty.db'}", ("ruong-1",)))
+    log_in(dash_duo, app)
     dash_duo.wait_for_contains_text("#no-nodes", "Hãy bật nút", timeout=10)
+
+
+def test_a_farmer_sees_only_the_nodes_of_own_fields(
+    dash_duo, store_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(services(tmp_path, store_url, ("ruong-1",)))
+    log_in(dash_duo, app)
+    dash_duo.wait_for_element(".node-card", timeout=10)
+    text = dash_duo.find_element("#node-cards").text
+    assert len(dash_duo.find_elements(".node-card")) == 1
+    assert "n00000001" in text and "n00000002" not in text and "ruong-2" not in text
+
+
+def test_without_a_session_the_page_is_the_login_form(
+    dash_duo, store_url: str, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    app = create_app(services(tmp_path, store_url, ("ruong-1",)))
+    dash_duo.start_server(app, navigate=False)
+    dash_duo.driver.get(dash_duo.server.url + "/")
+    dash_duo.wait_for_element("#login-form", timeout=10)
+    assert "Số điện thoại hoặc tên đăng nhập" in dash_duo.find_element("body").text
+    dash_duo.find_element("#login").send_keys("0912345678")
+    dash_duo.find_element("#password").send_keys("not-the-password")
+    dash_duo.find_element("#login-submit").click()
+    dash_duo.wait_for_contains_text("#login-error", "Sai số điện thoại", timeout=10)

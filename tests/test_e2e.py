@@ -13,12 +13,23 @@ from pathlib import Path
 import pytest
 
 from backend.store import open_store
+from ruong.services import MosquittoServer
 from tests.conftest import GatewayProcess, wait_until
 
 pytestmark = [pytest.mark.services, pytest.mark.micropython]
 
 
-def test_nodes_over_coap_and_mqtt_reach_influxdb(gateway: GatewayProcess, tmp_path: Path) -> None:
+def test_nodes_over_coap_and_mqtt_reach_influxdb(
+    gateway: GatewayProcess, mosquitto: MosquittoServer, tmp_path: Path
+) -> None:
+    # provisioned before the run (which takes the farm's first live nodes), so that the
+    # broker knows the MQTT node's account before it connects, as `ruong mqtt sync` does
+    with gateway.registry() as registry:
+        nodes = [
+            registry.provision("test-farm", field, transport)
+            for field, transport in (("ruong-1", "coap"), ("ruong-2", "mqtt"))
+        ]
+    mosquitto.allow(nodes)
     done = subprocess.run(
         [
             sys.executable,

@@ -149,19 +149,22 @@ def test_gateway_sigkill_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> N
 
 def test_broker_restart_mid_stream(tmp_path: Path, influxdb: InfluxServer) -> None:
     broker = start_mosquitto(tmp_path / "mosquitto")
-    gateway = start_gateway(tmp_path / "gw", f"{influxdb.url}_{uuid.uuid4().hex[:8]}", broker.url)
+    gateway = start_gateway(
+        tmp_path / "gw", f"{influxdb.url}_{uuid.uuid4().hex[:8]}", broker.gateway_url
+    )
     publisher: MqttPublisher | None = None
     try:
         gateway.process.wait_for_log("MQTT subscribed", 20)
         traffic = Traffic(provision(gateway, 4, "mqtt"))
-        publisher = MqttPublisher(broker.port)
+        broker.allow(traffic.nodes)
+        publisher = MqttPublisher(broker)
         for i in range(600):
             publisher.publish(traffic.next())
             time.sleep(0.005)
             if i == 300:
                 broker.stop()  # SIGTERM: mosquitto saves its persistent sessions
                 time.sleep(2)
-                broker = start_mosquitto(tmp_path / "mosquitto", port=broker.port)
+                broker.start()  # same port, accounts and sessions
         wait_until(
             lambda: len(publisher.acked) >= traffic.sent,
             60,

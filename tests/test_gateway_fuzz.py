@@ -74,6 +74,7 @@ def test_fuzz_over_both_transports(gateway: GatewayProcess, mosquitto: Mosquitto
     coap_replayed = registry.provision("test-farm", "c-replayed", "coap")
     mqtt_replayed = registry.provision("test-farm", "m-replayed", "mqtt")
     registry.close()
+    mosquitto.allow([*mqtt_nodes, mqtt_replayed])
     gateway.process.wait_for_log("MQTT subscribed", 20)
     coap_bad = bad_inputs(rng, coap_nodes[0], coap_replayed, N_BAD)
     mqtt_bad = bad_inputs(rng, mqtt_nodes[0], mqtt_replayed, N_BAD)
@@ -114,7 +115,7 @@ def test_fuzz_over_both_transports(gateway: GatewayProcess, mosquitto: Mosquitto
         finally:
             await ctx.shutdown()
 
-    publisher = MqttPublisher(mosquitto.port, client_id="fuzz-publisher")
+    publisher = MqttPublisher(mosquitto, client_id="fuzz-publisher")
     try:
         mqtt_good = [mqtt_latest]
         publisher.publish(mqtt_latest)

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 import time
 
-import paho.mqtt.client as mqtt
 import pytest
 
+from backend.mqtt_auth import node_password
+from backend.registry import NodeInfo
 from backend.store import open_store
 from ruong.services import MosquittoServer
-from tests.conftest import GatewayProcess, wait_until
+from tests.conftest import GatewayProcess, MqttTestClient, wait_until
 from tests.uplinks import uplink
 
 pytestmark = pytest.mark.services
 
 
-def publish_all(broker: MosquittoServer, messages: list[tuple[str, bytes]]) -> None:
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id="test-publisher")
-    client.connect("127.0.0.1", broker.port)
-    client.loop_start()
+def publish_all(broker: MosquittoServer, messages: list[tuple[NodeInfo, bytes]]) -> None:
+    """Each payload published QoS 1 on its node's topic, logged in as that node (the only
+    topic the broker lets it publish on), in order."""
+    clients: dict[str, MqttTestClient] = {}
     try:
-        for topic, payload in messages:
-            client.publish(topic, payload, qos=1).wait_for_publish(10)
+        for node, payload in messages:
+            if node.node not in clients:
+                clients[node.node] = MqttTestClient(
+                    broker.port, node.node, node_password(node.key), f"test-{node.node}"
+                )
+            clients[node.node].publish(f"ruong/{node.node}/up", payload)
     finally:
-        client.loop_stop()
-        client.disconnect()
+        for client in clients.values():
+            client.close()
 
 
 def test_mqtt_uplinks_stored_and_bad_ones_dropped(
@@ -35,18 +40,16 @@ def test_mqtt_uplinks_stored_and_bad_ones_dropped(
     a = registry.provision("test-farm", "ruong-1", "mqtt")
     b = registry.provision("test-farm", "ruong-2", "mqtt")
     registry.close()
+    mosquitto.allow([a, b])
     t0 = round(time.time()) - 120
     publish_all(
         mosquitto,
         [
-            (f"ruong/{a.node}/up", b"\x00\x01 garbage"),
-            (f"ruong/{a.node}/up", uplink(a.key, a.node, 1, t0, {"soil_vwc": 30.0, "rain": 1.2})),
-            (
-                f"ruong/{a.node}/up",
-                uplink(b.key, b.node, 1, t0, {"soil_vwc": 99.0}),
-            ),  # b on a's topic
-            (f"ruong/{b.node}/up", uplink(a.key, b.node, 2, t0, {"soil_vwc": 99.0})),  # a's key
-            (f"ruong/{b.node}/up", uplink(b.key, b.node, 3, t0 + 60, {"air_temp": 24.5})),
+            (a, b"\x00\x01 garbage"),
+            (a, uplink(a.key, a.node, 1, t0, {"soil_vwc": 30.0, "rain": 1.2})),
+            (a, uplink(b.key, b.node, 1, t0, {"soil_vwc": 99.0})),  # b's uplink on a's topic
+            (b, uplink(a.key, b.node, 2, t0, {"soil_vwc": 99.0})),  # signed with a's key
+            (b, uplink(b.key, b.node, 3, t0 + 60, {"air_temp": 24.5})),
         ],
     )
     store = open_store(gateway.settings.store)

@@ -58,6 +58,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> It
     (root / "b").mkdir()
     registry = Registry(f"sqlite:///{root / 'a' / 'registry.db'}")
     nodes = [registry.provision("test-farm", f"shared-{i}", "mqtt") for i in range(7)]
+    broker.sync(registry)  # the nodes' accounts, as `ruong mqtt sync` writes them
     registry.close()
     shutil.copy(root / "a" / "registry.db", root / "b" / "registry.db")
     gateways: list[GatewayProcess] = []
@@ -67,7 +68,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> It
             gateway = start_gateway(
                 root / name,
                 db_url,
-                broker.url,
+                broker.gateway_url,
                 gateway_mqtt_share_group=GROUP,
                 gateway_mqtt_client_id=f"test-gw-{name}",
             )
@@ -78,7 +79,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory, influxdb: InfluxServer) -> It
     finally:
         for gateway in gateways:
             gateway.process.stop()
-        (pair.broker if pair is not None else broker).stop()  # a test may have restarted it
+        broker.stop()
 
 
 def uplink_counts(gateway: GatewayProcess) -> dict[str, float]:
@@ -135,7 +136,7 @@ def test_same_uplink_through_both_gateways_is_one_point(pair: Pair) -> None:
 def test_two_gateways_split_the_stream_and_a_sigkill_loses_nothing(pair: Pair) -> None:
     traffic = Traffic(pair.nodes, t0=int(time.time()) - 6 * 3600)
     base = stored_count(pair.a)  # points of the other test
-    publisher = MqttPublisher(pair.broker.port, client_id="shared-publisher")
+    publisher = MqttPublisher(pair.broker, client_id="shared-publisher")
     try:
         before_kill: dict[str, float] = {}
         for i in range(N):
@@ -200,15 +201,14 @@ def test_broker_restart_forgets_shared_subscriptions(pair: Pair) -> None:
     the gateways subscribe again are acknowledged to the node and dropped. Those published after
     are stored. If a broker upgrade fixes this, the `lost` assertion fails: update the docs."""
     subscribed = [g.log().count("MQTT subscribed") for g in (pair.a, pair.b)]
-    workdir = pair.broker.log_path.parent
     pair.broker.stop()  # SIGTERM: Mosquitto saves its sessions
-    pair.broker = start_mosquitto(workdir, port=pair.broker.port)
+    pair.broker.start()  # same port, accounts and sessions
     # counters from 1001 on: 1..500 of each node are in the spools' windows from the last test
     skip = 1000 * len(pair.nodes)
     traffic = Traffic(pair.nodes, t0=int(time.time()) - 3 * 3600 - skip, sent=skip)
     early: list[Sample] = []
     late: list[Sample] = []
-    publisher = MqttPublisher(pair.broker.port, client_id="restart-publisher")
+    publisher = MqttPublisher(pair.broker, client_id="restart-publisher")
     try:
         for _ in range(40):  # before the gateways reconnect (their backoff starts at 0.5 s)
             early.append(traffic.next())

@@ -61,7 +61,7 @@ def test_gateway_writes_json_lines(
     tmp_path: Path, influxdb: InfluxServer, mosquitto: MosquittoServer
 ) -> None:
     gateway = start_gateway(
-        tmp_path / "gw", f"{influxdb.url}_logs", mosquitto.url, log_format="json"
+        tmp_path / "gw", f"{influxdb.url}_logs", mosquitto.gateway_url, log_format="json"
     )
     try:
         with gateway.registry() as registry:

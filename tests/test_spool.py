@@ -66,6 +66,9 @@ class PickyStore(Store):
     def rows(self, measurement: str, where: dict[str, str], since_ms: int = 0) -> list[Row]:
         raise NotImplementedError
 
+    def aggregate(self, *args: object) -> list[tuple[int, float]]:
+        raise NotImplementedError
+
 
 def test_writer_quarantines_only_the_refused_uplink(tmp_path: Path) -> None:
     spool = Spool(tmp_path / "s.db")

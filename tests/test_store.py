@@ -48,6 +48,26 @@ def test_same_point_twice_is_stored_once(store: Store) -> None:
     assert len(store.rows("readings", {"node": "n1"}, since_ms=0)) == 1
 
 
+def test_aggregate_means_each_window_in_the_store(store: Store) -> None:
+    """InfluxQL GROUP BY time() on InfluxDB and the same windows on SQLite: epoch-aligned,
+    the window's start as its time, empty windows left out, other fields and tags ignored."""
+    hour = 3_600_000
+    start = (T0 // hour) * hour
+    points = [_point("n1", start + i * 900_000, soil_vwc=float(i)) for i in range(8)]
+    points += [_point("n2", start + 3 * hour, soil_vwc=99.0)]  # only n2 in the fourth hour
+    points += [
+        Point("readings", {"farm": "f", "field": "other", "node": "n9"}, {"soil_vwc": 7.0}, start)
+    ]
+    points += [_point("n1", start + 5 * hour, air_temp=30.0)]  # no soil_vwc: not a value
+    store.write(points)
+    where = {"farm": "f", "field": "ruong 1"}
+    means = store.aggregate("readings", "soil_vwc", where, start, start + 6 * hour, 3600)
+    assert means == [(start, 1.5), (start + hour, 5.5), (start + 3 * hour, 99.0)]
+    assert store.aggregate("readings", "soil_vwc", where, start + hour, start + 2 * hour, 3600) == [
+        (start + hour, 5.5)
+    ]
+
+
 def test_line_protocol_escapes_tags_and_types_fields() -> None:
     line = line_protocol(Point("node_status", {"field": "a b,c=d"}, {"counter": 7, "v": 3.5}, 5))
     assert line == r"node_status,field=a\ b\,c\=d counter=7i,v=3.5 5"

@@ -95,6 +95,21 @@ class Store(ABC):
     ) -> list[Row]:
         """Rows of `measurement`, oldest first, filtered by exact tag values and start time."""
 
+    @abstractmethod
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        where: Mapping[str, str],
+        since_ms: int,
+        until_ms: int,
+        every_s: int,
+    ) -> list[tuple[int, float]]:
+        """The mean of `field` over each `every_s` window from `since_ms` (inclusive) to
+        `until_ms` (exclusive) of the rows matching the tags `where`: (window start in Unix
+        ms, mean), oldest first, windows without a value left out. Aggregated in the store
+        (InfluxQL GROUP BY time()), not by reading every row."""
+
     def close(self) -> None:
         """Release connections."""
 

@@ -126,5 +126,26 @@ class InfluxStore(Store):
         q = f"SELECT * FROM {quote_ident(measurement)}{clause} GROUP BY *"
         return sorted(self._series_rows(q), key=lambda r: r.time_ms)
 
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        where: Mapping[str, str],
+        since_ms: int,
+        until_ms: int,
+        every_s: int,
+    ) -> list[tuple[int, float]]:
+        conditions = [f"{quote_ident(k)} = {quote_literal(v)}" for k, v in where.items()]
+        conditions += [f"time >= {int(since_ms)}ms", f"time < {int(until_ms)}ms"]
+        q = (
+            f"SELECT mean({quote_ident(field)}) AS value FROM {quote_ident(measurement)} "
+            f"WHERE {' AND '.join(conditions)} GROUP BY time({int(every_s)}s) fill(none)"
+        )
+        return [
+            (row.time_ms, float(row.fields["value"]))
+            for row in self._series_rows(q)
+            if isinstance(row.fields.get("value"), int | float)
+        ]
+
     def close(self) -> None:
         self._http.close()

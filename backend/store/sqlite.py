@@ -89,6 +89,30 @@ class SqliteStore(Store):
         wanted = dict(where or {})
         return [r for r in rows if all(r.tags.get(k) == v for k, v in wanted.items())]
 
+    def aggregate(
+        self,
+        measurement: str,
+        field: str,
+        where: Mapping[str, str],
+        since_ms: int,
+        until_ms: int,
+        every_s: int,
+    ) -> list[tuple[int, float]]:
+        # windows aligned on the epoch, as InfluxDB's GROUP BY time() aligns them
+        width = int(every_s) * 1000
+        conditions = "".join(" AND json_extract(series, ?) = ?" for _ in where)
+        args: list[object] = [width, width, f"$.{field}", measurement, since_ms, until_ms]
+        for key, value in where.items():
+            args += [f"$.{key}", value]
+        sql = (
+            "SELECT (time_ms / ?) * ? AS window, AVG(json_extract(fields, ?)) AS value "
+            "FROM points WHERE measurement = ? AND time_ms >= ? AND time_ms < ?"
+            f"{conditions} GROUP BY window HAVING value IS NOT NULL ORDER BY window"
+        )
+        with self._lock:
+            found = self._db.execute(sql, args).fetchall()
+        return [(int(window), float(value)) for window, value in found]
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

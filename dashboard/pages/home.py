@@ -12,6 +12,7 @@ from dash import Dash, Input, Output, dcc, html
 from backend.i18n import ago, label, t
 from backend.node_health import NodeView, advice, latest_by_node
 from backend.store import Store
+from dashboard.api.context import current_principal, services
 from dashboard.data import DISPLAY, ForecastView, latest_forecasts
 
 REFRESH_MS = 5000
@@ -125,8 +126,9 @@ def node_card(
     )
 
 
-def cards(store: Store, lang: str) -> list:
-    views = latest_by_node(store)
+def cards(store: Store, lang: str, visible: set[tuple[str, str]]) -> list:
+    """The node cards of the fields in `visible` ((farm, field) names: the caller's scope)."""
+    views = [v for v in latest_by_node(store) if (v.farm, v.field) in visible]
     now_ms = int(time.time() * 1000)
     if not views:
         return [dbc.Alert(t("no_nodes", lang), color="info", id="no-nodes")]
@@ -159,6 +161,15 @@ def layout() -> dbc.Container:
     )
 
 
+def visible_fields() -> set[tuple[str, str]]:
+    """(farm, field) of every field the caller of this callback may see; none without a
+    session (a callback is an HTTP endpoint like any other: backend/access.py)."""
+    principal = current_principal()
+    if principal is None:
+        return set()
+    return {(f.farm, f.name) for f in services().scope.fields(principal)}
+
+
 def register_callbacks(app: Dash, store_factory: Callable[[], Store]) -> None:
     """Callbacks bound to the store the app was created with."""
     store = store_factory()
@@ -189,4 +200,4 @@ def register_callbacks(app: Dash, store_factory: Callable[[], Store]) -> None:
     )
     def refresh(_n: int | None, lang: str | None) -> tuple[str, str, list]:
         lang = lang if lang in ("vi", "en") else "vi"
-        return t("title", lang), t("language", lang), cards(store, lang)
+        return t("title", lang), t("language", lang), cards(store, lang, visible_fields())

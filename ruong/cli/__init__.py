@@ -14,15 +14,25 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from backend import logs
+from backend.accounts import AccountError
 from backend.config import ConfigError, Settings, load_settings
+from backend.db import SchemaError
 from backend.registry import RegistryError
-from ruong.cli import demo, field, forecast, gateway, hw, node, serve, sim
+from ruong.cli import db, demo, field, forecast, gateway, hw, mqtt, node, people, serve, sim
 from ruong.node_config import NodeConfigError
 from ruong.services import ServiceError
 from ruong.sim import SimError
 
-USER_ERRORS = (ConfigError, NodeConfigError, RegistryError, ServiceError, SimError)
-SUBCOMMANDS = (demo, gateway, serve, node, sim, field, forecast, hw)
+USER_ERRORS = (
+    AccountError,
+    ConfigError,
+    NodeConfigError,
+    RegistryError,
+    SchemaError,
+    ServiceError,
+    SimError,
+)
+SUBCOMMANDS = (demo, gateway, serve, node, sim, field, forecast, hw, db, people, mqtt)
 
 
 def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:

@@ -33,6 +33,43 @@ def cmd_field_plant(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_field_add(settings: Settings, args: argparse.Namespace) -> int:
+    from ruong.cli.people import people
+
+    with people(settings) as p:
+        owner = p.accounts.user_id(args.owner) if args.owner else None
+        field_id = p.registry.add_field(
+            args.farm, args.field, args.commune, owner, args.lat, args.lon, args.area_m2
+        )
+        p.audit.record(
+            p.actor,
+            "field.add",
+            "success",
+            target=f"{args.farm}/{args.field}",
+            details={"commune": args.commune, "field_id": field_id},
+        )
+    print(f"field {field_id}: {args.farm}/{args.field} in {args.commune}")
+    return 0
+
+
+def _latitude(text: str) -> float:
+    return _degrees(text, 90.0)
+
+
+def _longitude(text: str) -> float:
+    return _degrees(text, 180.0)
+
+
+def _degrees(text: str, limit: float) -> float:
+    try:
+        value = float(text.replace(",", "."))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not decimal degrees, e.g. 20.25") from None
+    if not -limit <= value <= limit:
+        raise argparse.ArgumentTypeError(f"{value} is outside -{limit:g}..{limit:g} degrees")
+    return value
+
+
 def cmd_field_list(settings: Settings, args: argparse.Namespace) -> int:
     with Registry(settings.registry_url) as registry:
         plantings = registry.plantings(settings.farm)
@@ -57,6 +94,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     plant.add_argument("--soil", default="silty_clay_loam", help="texture (FAO-56 Table 19)")
     plant.add_argument("--area-m2", type=float, default=1000.0, help="field area, m2")
     plant.set_defaults(func=cmd_field_plant)
+    add = field_sub.add_parser("add", help="a field: its commune, owner, location and area")
+    add.add_argument("--farm", required=True)
+    add.add_argument("--field", required=True)
+    add.add_argument("--commune", required=True, help="the commune (xã/phường) it lies in")
+    add.add_argument("--owner", help="the farmer's phone number or username")
+    add.add_argument("--lat", type=_latitude, help="decimal degrees north, WGS 84")
+    add.add_argument("--lon", type=_longitude, help="decimal degrees east, WGS 84")
+    add.add_argument("--area-m2", type=float, help="field area, m2")
+    add.set_defaults(func=cmd_field_add)
     listing = field_sub.add_parser("list", help="list the farm's plantings")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(func=cmd_field_list)

@@ -9,22 +9,44 @@ import sys
 import time
 from pathlib import Path
 
+from backend.audit import Audit, cli_actor
 from backend.config import Settings
 from backend.i18n import LANGUAGES
+from backend.mqtt_auth import node_credentials
 from backend.node_health import NodeView, latest_by_node
 from backend.registry import TRANSPORTS, Registry
 from backend.store import StoreError, open_store
 from ruong import fleet, node_config, technician
 
 
+def _audit(
+    registry: Registry,
+    settings: Settings,
+    action: str,
+    node: str,
+    details: dict[str, str] | None = None,
+) -> None:
+    audit = Audit(registry.engine, settings.audit_syslog)
+    try:
+        audit.record(cli_actor(), action, "success", target=node, details=details)
+    finally:
+        audit.close()
+
+
 def cmd_node_provision(settings: Settings, args: argparse.Namespace) -> int:
     with Registry(settings.registry_url) as registry:
         info = registry.provision(args.farm or settings.farm, args.field, args.transport)
+        _audit(registry, settings, "node.provision", info.node, {"field": info.field})
+    # an MQTT node's broker account: username = node id, password derived from the key
+    broker = node_credentials(info) if info.transport == "mqtt" else {}
     if args.json:
-        print(json.dumps(info.as_json()))
+        print(json.dumps(info.as_json() | broker))
     else:
         print(f"node {info.node} on {info.farm}/{info.field} over {info.transport}")
         print(f"key  {info.key.hex()}  (keep it secret: it goes only into the node's config)")
+        if broker:
+            print(f"mqtt user {broker['mqtt_user']}, password {broker['mqtt_password']}")
+            print("run `ruong mqtt sync` and reload the broker before the node connects")
     return 0
 
 
@@ -67,7 +89,9 @@ def cmd_node_list(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_node_revoke(settings: Settings, args: argparse.Namespace) -> int:
     with Registry(settings.registry_url) as registry:
         registry.revoke(args.node)
+        _audit(registry, settings, "node.revoke", args.node)
     print(f"node {args.node} revoked: the gateway refuses its uplinks from now on")
+    print("an MQTT node's broker account goes with the next `ruong mqtt sync` and reload")
     return 0
 
 

@@ -10,13 +10,17 @@ from backend.config import Settings
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     import waitress
 
-    from backend.store import open_store
+    from dashboard.api.context import ApiServices
     from dashboard.app import create_app
 
     endpoint = settings.dashboard
-    app = create_app(lambda: open_store(settings.store))
-    print(f"Ruộng dashboard: http://{endpoint.host}:{endpoint.port}/", flush=True)
-    waitress.serve(app.server, host=endpoint.host, port=endpoint.port, threads=8)
+    services = ApiServices.open(settings)
+    try:
+        app = create_app(services)
+        print(f"Ruộng dashboard: http://{endpoint.host}:{endpoint.port}/", flush=True)
+        waitress.serve(app.server, host=endpoint.host, port=endpoint.port, threads=8)
+    finally:
+        services.close()
     return 0
 
 

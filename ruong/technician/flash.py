@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from backend.config import ConfigError, Settings, parse_url
+from backend.config import MQTT_PORTS, ConfigError, Settings, parse_url
+from backend.mqtt_auth import ca_der, node_credentials
 from backend.quantities import QUANTITIES
 from backend.registry import NodeInfo, Registry, RegistryError, SoilCalibration
 from backend.store import open_store
@@ -35,6 +36,7 @@ from ruong.technician.errors import TechnicianError, UsageError
 
 CONFIG_FILE = "config.json"  # firmware/app.py CONFIG_FILE: what main.py reads at boot
 STATE_DIR = "state"  # counter, outbox, rain pulses: kept across flashes (replay protection)
+NODE_CA_FILE = "mqtt_ca.der"  # over mqtts://: the CA that signed the broker's certificate
 
 
 def node_gateway(settings: Settings, info: NodeInfo, platform: str, override: str | None) -> str:
@@ -43,12 +45,10 @@ def node_gateway(settings: Settings, info: NodeInfo, platform: str, override: st
     A board reaches the gateway over Wi-Fi, so a loopback or wildcard address is refused for
     it; the unix-port board runs on this computer, where loopback is right.
     """
-    scheme_port = {"coap": 5683, "mqtt": 1883}
+    schemes = {"coap": {"coap": 5683}, "mqtt": MQTT_PORTS}[info.transport]  # mqtts: TLS
     if override is not None:
         try:
-            endpoint = parse_url(
-                override, "--gateway", {info.transport: scheme_port[info.transport]}
-            )
+            endpoint = parse_url(override, "--gateway", schemes)
         except ConfigError as exc:
             raise UsageError(f"{exc} (node {info.node} uses {info.transport})") from None
     else:
@@ -63,13 +63,13 @@ def node_gateway(settings: Settings, info: NodeInfo, platform: str, override: st
     if platform == "esp32" and _this_computer_only(host):
         raise UsageError(
             f"gateway address {host} is this computer, not one the board can reach over Wi-Fi: "
-            f"pass --gateway {info.transport}://<gateway LAN address>:{endpoint.port}"
+            f"pass --gateway {endpoint.scheme}://<gateway LAN address>:{endpoint.port}"
         )
     if host in ("0.0.0.0", "::", ""):
         host = "127.0.0.1"
     if ":" in host:
         host = f"[{host}]"
-    return f"{info.transport}://{host}:{endpoint.port}"
+    return f"{endpoint.scheme}://{host}:{endpoint.port}"
 
 
 def _this_computer_only(host: str) -> bool:
@@ -90,7 +90,8 @@ def node_config(
     interval_s: float,
     calibration: SoilCalibration | None,
 ) -> dict[str, object]:
-    """The node's config file (firmware/config.py keys); it holds the node key.
+    """The node's config file (firmware/config.py keys); it holds the node key and, for MQTT,
+    its broker account (backend/mqtt_auth.py) and over mqtts:// the CA file `NODE_CA_FILE`.
 
     `interval_s` is the time between samples in seconds; `calibration` the registry's soil
     calibration of the node, None before its first `ruong node calibrate`.
@@ -106,11 +107,25 @@ def node_config(
         "cycles": 0,  # forever
         "state_dir": STATE_DIR,
     }
+    if info.transport == "mqtt":
+        config.update(node_credentials(info))
+        if gateway.startswith("mqtts://"):
+            config["mqtt_ca"] = NODE_CA_FILE
     if calibration is not None:
         config["soil_cal"] = calibration.soil_cal
     if platform != "esp32":
         config["host_drivers"] = True  # the unix-port board: real drivers on the host HAL
     return config
+
+
+def node_ca(settings: Settings) -> bytes:
+    """`[mqtt] ca_file` as DER, the file a node verifies the broker with over mqtts://."""
+    if settings.mqtt is None or not settings.mqtt.ca_file:
+        raise UsageError(
+            "a node over mqtts:// needs the broker's CA certificate: set [mqtt] ca_file "
+            "(a board trusts no CA of its own)"
+        )
+    return ca_der(settings.mqtt.ca_file)
 
 
 def live_node(registry: Registry, node_id: str) -> NodeInfo:
@@ -202,6 +217,8 @@ def flash(
             config = node_config(info, url, dev.platform, interval_s, registry.calibration(node_id))
             files = dict(build.files)
             files[CONFIG_FILE] = json.dumps(config).encode()
+            if "mqtt_ca" in config:
+                files[NODE_CA_FILE] = node_ca(settings)
             written, removed = _copy(device, build, files, force)
             on_device = device.hashes(sorted(files))
             local = {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}

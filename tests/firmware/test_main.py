@@ -19,6 +19,7 @@ from firmware_helpers import (
     write_config,
 )
 
+from backend.mqtt_auth import node_credentials
 from backend.quantities import HEALTH, QUANTITIES
 from gateway.uplink import decode_uplink
 
@@ -102,7 +103,10 @@ def test_exit_3_when_an_uplink_is_refused(mp, udp_peer, tmp_path: Path) -> None:
 
 @pytest.mark.services
 def test_mqtt_run_against_mosquitto(mp, mosquitto, tmp_path: Path) -> None:
-    config = write_config(tmp_path, transport="mqtt", gateway=mosquitto.url, cycles=2)
+    mosquitto.allow([node_info()])
+    config = write_config(
+        tmp_path, transport="mqtt", gateway=mosquitto.url, cycles=2, **node_credentials(node_info())
+    )
     proc = mp.main(config)
     assert proc.returncode == 0, proc.stderr
     assert [(r["ctr"], r["result"]) for r in reports(proc.stdout)] == [(1, "puback"), (2, "puback")]
@@ -163,8 +167,14 @@ def test_a_long_run_fits_a_board_sized_heap(mp, udp_peer, tmp_path: Path) -> Non
 
 @pytest.mark.services
 def test_a_long_mqtt_run_fits_a_board_sized_heap(mp, mosquitto, tmp_path: Path) -> None:
+    mosquitto.allow([node_info()])
     config = write_config(
-        tmp_path, transport="mqtt", gateway=mosquitto.url, cycles=40, interval_s=0
+        tmp_path,
+        transport="mqtt",
+        gateway=mosquitto.url,
+        cycles=40,
+        interval_s=0,
+        **node_credentials(node_info()),
     )
     proc = mp.main(config, timeout=120)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr

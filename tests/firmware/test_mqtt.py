@@ -1,9 +1,11 @@
-"""The firmware's MQTT client (on MicroPython) against a real Mosquitto broker: QoS 1
-uplinks on ruong/<node>/up, retained "online" status, and the "offline" last will."""
+"""The firmware's MQTT client (on MicroPython) against a real Mosquitto broker with
+authentication on: QoS 1 uplinks on ruong/<node>/up, retained "online" status, the "offline"
+last will, and the credentials in CONNECT."""
 
 from __future__ import annotations
 
 import queue
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -13,30 +15,40 @@ import pytest
 from firmware_helpers import (
     FIRMWARE_DIR,
     HEAP,
+    KEY,
     NODE_ID,
     FakeBroker,
     lookup_for,
     node_info,
     publish_topic_and_id,
+    reports,
+    write_config,
 )
 
+from backend.mqtt_auth import ca_der, node_password
 from gateway.uplink import decode_uplink
+from ruong.services import MosquittoServer
 
 pytestmark = [pytest.mark.micropython, pytest.mark.services]
 
 
-class Subscriber:
-    """A paho-mqtt client collecting (topic, payload, qos, retain) from ruong/<node>/#."""
+PASSWORD = node_password(KEY)  # the node's broker password, derived from its key
 
-    def __init__(self, port: int, topic: str) -> None:
+
+class Subscriber:
+    """A paho-mqtt client, logged in as the gateway (which may read every node's uplinks and
+    status), collecting (topic, payload, qos, retain) from ruong/<node>/#."""
+
+    def __init__(self, broker: MosquittoServer, topic: str) -> None:
         self.messages: queue.Queue[tuple[str, bytes, int, bool]] = queue.Queue()
         self.client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+        self.client.username_pw_set(broker.gateway_user, broker.gateway_password)
         self.client.on_message = lambda c, u, m: self.messages.put(
             (m.topic, m.payload, m.qos, bool(m.retain))
         )
         subscribed = queue.Queue()
         self.client.on_subscribe = lambda *args: subscribed.put(True)
-        self.client.connect("127.0.0.1", port)
+        self.client.connect("127.0.0.1", broker.port)
         self.client.loop_start()
         self.client.subscribe(topic, qos=1)
         subscribed.get(timeout=5)
@@ -55,17 +67,28 @@ class Subscriber:
 
 
 @pytest.fixture
-def subscriber(mosquitto) -> Iterator[Subscriber]:
-    sub = Subscriber(mosquitto.port, f"ruong/{NODE_ID}/#")
+def subscriber(mosquitto: MosquittoServer) -> Iterator[Subscriber]:
+    mosquitto.allow([node_info()])  # the node's account
+    sub = Subscriber(mosquitto, f"ruong/{NODE_ID}/#")
     yield sub
     sub.close()
 
 
-def uplink_script(port: int, sends: int = 1, then: str = "c.close()\n") -> str:
+def uplink_script(
+    port: int,
+    sends: int = 1,
+    then: str = "c.close()\n",
+    password: str | None = PASSWORD,
+    options: str = "",
+) -> str:
+    """Publish `sends` uplinks logged in as the node (username = node id), print each result
+    and the uplink's hex; `options` are more MQTTClient keywords (", tls_ca='...'")."""
+    login = f"user={NODE_ID!r}, password={password!r}" if password else "user=None"
     return (
         "import mqtt, cose, senml, hal, sim_field\n"
         "f = sim_field.Field('ruong-1', 1)\n"
-        f"c = mqtt.MQTTClient({NODE_ID!r}, '127.0.0.1', {port}, keepalive_s=30)\n"
+        f"c = mqtt.MQTTClient({NODE_ID!r}, '127.0.0.1', {port}, keepalive_s=30, {login}"
+        f"{options})\n"
         f"for ctr in range(1, {sends + 1}):\n"
         f"    pack = senml.encode({NODE_ID!r}, hal.unix_time_s(), f.sample(hal.unix_time_s()))\n"
         f"    msg = cose.mac0(bytes(range(32)), {NODE_ID!r}, ctr, pack)\n"
@@ -97,7 +120,7 @@ def test_a_node_that_stops_says_offline_itself_and_no_will_follows(
     assert subscriber.next(topic, live=True) == (b"offline", 0, False)  # said by the node
     with pytest.raises(queue.Empty):
         subscriber.next(topic, timeout=1.5, live=True)  # and no will (QoS 1) after it
-    late = Subscriber(mosquitto.port, topic)  # a dashboard joining later
+    late = Subscriber(mosquitto, topic)  # a dashboard joining later
     try:
         assert late.next(topic) == (b"offline", 0, True)
     finally:
@@ -153,8 +176,6 @@ def test_broker_down_is_a_result_not_a_crash(mp) -> None:
 
 @pytest.mark.micropython
 def test_publish_is_resent_with_dup_until_puback(mp) -> None:
-    import socket
-
     def respond(conn: socket.socket, first: int, body: bytes) -> None:
         if first & 0xF6 == 0x32:  # QoS 1 PUBLISH
             publishes = [f for f, _ in broker.seen if f & 0xF6 == 0x32]
@@ -163,9 +184,7 @@ def test_publish_is_resent_with_dup_until_puback(mp) -> None:
                 conn.sendall(b"\x40\x02" + publish_topic_and_id(body)[1])
 
     broker = FakeBroker(respond)
-    script = uplink_script(broker.port).replace(
-        "keepalive_s=30", "keepalive_s=30, ack_timeout_s=0.3"
-    )
+    script = uplink_script(broker.port, password=None, options=", ack_timeout_s=0.3")
     out = mp.run(script).stdout.split()
     broker.close()
     assert out[0] == "puback"
@@ -178,3 +197,110 @@ def test_publish_is_resent_with_dup_until_puback(mp) -> None:
     status = f"ruong/{NODE_ID}/status".encode()
     assert offline == (0x31, len(status).to_bytes(2, "big") + status + b"offline")  # QoS 0
     assert disconnect == (0xE0, b"")
+
+
+def mqtt_string(text: str) -> bytes:
+    """An MQTT UTF-8 string (s1.5.3): two-byte length, then the bytes."""
+    data = text.encode()
+    return len(data).to_bytes(2, "big") + data
+
+
+@pytest.mark.parametrize("password", [PASSWORD, None], ids=["user+password", "user only"])
+def test_connect_carries_the_username_and_password(mp, password: str | None) -> None:
+    """MQTT 3.1.1 s3.1.2.8/9: User Name flag 0x80, Password flag 0x40 (only with a user
+    name); s3.1.3: the payload is client id, will topic, will message, user name, password,
+    in that order. The expected bytes are written out here, not taken from the firmware."""
+
+    def respond(conn: socket.socket, first: int, body: bytes) -> None:
+        if first & 0xF6 == 0x32:
+            conn.sendall(b"\x40\x02" + publish_topic_and_id(body)[1])
+
+    broker = FakeBroker(respond)
+    login = f"user={NODE_ID!r}, password={password!r}"
+    script = uplink_script(broker.port, password=None).replace("user=None", login)
+    assert mp.run(script).stdout.split()[0] == "puback"
+    broker.close()
+    first, body = broker.seen[0]
+    flags = 0x80 | (0x40 if password else 0) | 0x2E  # + clean, will, will QoS 1, will retain
+    expected = (
+        mqtt_string("MQTT")
+        + bytes([4, flags])
+        + (30).to_bytes(2, "big")  # keepalive_s
+        + mqtt_string(NODE_ID)
+        + mqtt_string(f"ruong/{NODE_ID}/status")
+        + mqtt_string("offline")
+        + mqtt_string(NODE_ID)
+        + (mqtt_string(password) if password else b"")
+    )
+    assert (first, body) == (0x10, expected)
+
+
+@pytest.mark.services
+@pytest.mark.parametrize(
+    ("password", "result"),
+    [(PASSWORD, "puback"), ("not-the-password", "refused:5"), (None, "refused:5")],
+    ids=["derived password", "wrong password", "anonymous"],
+)
+def test_mosquitto_takes_the_derived_password_only(
+    mp, mosquitto: MosquittoServer, password: str | None, result: str
+) -> None:
+    """The node's result per cycle: CONNACK return code 5 (not authorised) is
+    "refused:5", reported like any other failed send, not a crash."""
+    mosquitto.allow([node_info()])
+    out = mp.run(uplink_script(mosquitto.port, password=password)).stdout.split()
+    assert out[0] == result
+
+
+# MQTT over TLS needs more heap on the unix port: 68-70k (FieldHAL, 20 cycles, README "RAM")
+# against 60-63k over TCP, which stays held to HEAP (64k)
+TLS_HEAP = "72k"
+
+
+@pytest.mark.services
+def test_a_long_authenticated_mqtt_run_fits_a_board_sized_heap(
+    mp, mosquitto: MosquittoServer, tmp_path
+) -> None:
+    """main.py logged in with its account, 40 cycles over plain TCP at HEAP (64k)."""
+    mosquitto.allow([node_info()])
+    config = write_config(
+        tmp_path, transport="mqtt", gateway=mosquitto.url, cycles=40, interval_s=0,
+        mqtt_user=NODE_ID, mqtt_password=PASSWORD,
+    )  # fmt: skip
+    proc = mp.main(config, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert {r["result"] for r in reports(proc.stdout)} == {"puback"}
+
+
+@pytest.mark.services
+def test_main_over_tls_fits_the_tls_heap(mp, mosquitto: MosquittoServer, pki, tmp_path) -> None:
+    """main.py over mqtts:// (the broker verified against the DER CA in `mqtt_ca`), 20
+    cycles at TLS_HEAP: the uplinks are PUBACKed and reach a subscriber intact."""
+    mosquitto.allow([node_info()])
+    der = tmp_path / "ca.der"
+    der.write_bytes(ca_der(pki.ca))
+    config = write_config(
+        tmp_path, transport="mqtt", gateway=mosquitto.tls_url, cycles=20, interval_s=0,
+        mqtt_user=NODE_ID, mqtt_password=PASSWORD, mqtt_ca=str(der),
+    )  # fmt: skip
+    proc = mp.main(config, timeout=120, heap=TLS_HEAP)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr
+    assert {r["result"] for r in reports(proc.stdout)} == {"puback"}
+
+
+@pytest.mark.parametrize(
+    ("change", "bad_key"),
+    [
+        ({"gateway": "mqtts://127.0.0.1"}, "mqtt_ca"),  # TLS without a CA to verify with
+        ({"mqtt_ca": "ca.der"}, "mqtt_ca"),  # a CA over plain TCP
+        ({"gateway": "mqtts://127.0.0.1", "mqtt_ca": "/no/such/ca.der"}, "mqtt_ca"),
+        ({"mqtt_password": "x"}, "mqtt_password"),  # a password needs a user name
+        ({"mqtt_user": 7}, "mqtt_user"),
+    ],
+)
+def test_bad_mqtt_keys_exit_2_naming_the_key(mp, tmp_path, change: dict, bad_key: str) -> None:
+    config = write_config(
+        tmp_path, **{"transport": "mqtt", "gateway": "mqtt://127.0.0.1", **change}
+    )
+    proc = mp.main(config)
+    assert proc.returncode == 2
+    assert f"'{bad_key}'" in proc.stderr

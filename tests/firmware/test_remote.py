@@ -32,6 +32,7 @@ from firmware_helpers import (
     write_config,
 )
 
+from backend.mqtt_auth import node_credentials
 from gateway.downlink import CONFIG_AAD, sign_config
 from gateway.uplink import decode_uplink, mac_structure
 
@@ -362,14 +363,22 @@ def test_main_applies_the_retained_mqtt_config(mp, mosquitto, tmp_path: Path) ->
 
     node = "n-remote-mqtt"  # its own topics: the retained config must reach no other test
     topic = f"ruong/{node}/config"
+    mosquitto.allow([node_info(node)])
     client = paho.Client(paho.CallbackAPIVersion.VERSION2)
+    # the gateway's account: the one allowed to publish a node's retained config
+    client.username_pw_set(mosquitto.gateway_user, mosquitto.gateway_password)
     client.connect("127.0.0.1", mosquitto.port)
     client.loop_start()
     try:
         downlink = sign_config(KEY, node, 2, {"interval_s": NEW_INTERVAL_S})
         client.publish(topic, downlink, qos=1, retain=True).wait_for_publish(5)
         config = write_config(
-            tmp_path, node=node, transport="mqtt", gateway=mosquitto.url, cycles=3
+            tmp_path,
+            node=node,
+            transport="mqtt",
+            gateway=mosquitto.url,
+            cycles=3,
+            **node_credentials(node_info(node)),
         )
         proc = mp.main(config, heap=HEAP)
         assert proc.returncode == 0, proc.stderr
