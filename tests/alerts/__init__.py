@@ -1,0 +1,1 @@
+"""Tests of the alerts: the pure core (lifecycle, inhibition, routing) and the channels."""
