@@ -21,7 +21,7 @@ from datetime import date
 from sqlalchemy import ColumnElement, Engine, false, or_, select
 from sqlalchemy.orm import Session, joinedload
 
-from backend.accounts import Principal
+from backend.identity import Principal
 from backend.schema import Farm, Field, Node, User
 
 FIELD_ROLES = ("farmer", "officer", "technician", "admin")

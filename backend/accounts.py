@@ -2,9 +2,7 @@
 username, an Argon2id password hash), memberships, login sessions, API tokens, login
 throttling (docs/architecture.md, "People and access").
 
-- Phone numbers are Vietnamese mobile numbers, kept in E.164 (`+84` and 9 digits, the first
-  3, 5, 7, 8 or 9: the mobile ranges of the 2018 renumbering), written any common way
-  (`0912 345 678`, `84912345678`, `+84 91 234 5678`).
+- Logins: a Vietnamese mobile number or a username (backend/identity.py).
 - Passwords: argon2-cffi's `PasswordHasher` (Argon2id, RFC 9106, its default cost); a hash
   from older parameters is replaced at the next successful login. Never stored, logged or
   returned in clear.
@@ -24,7 +22,6 @@ import hashlib
 import re
 import secrets
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
@@ -32,6 +29,17 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, select
 from sqlalchemy.orm import Session, selectinload
 
+from backend.identity import (
+    AccountError,
+    AuthError,
+    Grant,
+    LoginResult,
+    Principal,
+    Throttled,
+    UserInfo,
+    check_password_strength,
+    login_key,
+)
 from backend.schema import (
     ORG_KINDS,
     ROLES,
@@ -49,151 +57,18 @@ FREE_FAILURES = 5
 MAX_DELAY_S = 900.0
 CLIENT_MEMORY_S = 3600.0
 SESSION_HOURS = 12.0
-MIN_PASSWORD = 8
 TOKEN_PREFIX = "rg_"  # tells a Ruộng token from a session in logs and leak scanners
 
-USERNAME = re.compile(r"^[a-z][a-z0-9._-]{2,31}$")
 ORG_NAME = re.compile(r"^[\w .()-]{1,64}$")
-_VN_MOBILE = re.compile(r"^[35789]\d{8}$")
 _HASHER = PasswordHasher()
-
-
-class AccountError(ValueError):
-    """A request about people that cannot be done (bad phone, unknown user, weak password)."""
-
-
-class AuthError(Exception):
-    """A login or token that is not accepted; one message for every cause, so an answer
-    never says whether the account exists."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__("wrong login or password")
-        self.reason = reason  # for the audit trail only: unknown, password, disabled, ...
-
-
-class Throttled(Exception):
-    """Too many failed logins: try again after `retry_after_s` seconds."""
-
-    def __init__(self, retry_after_s: float, key: str) -> None:
-        super().__init__(f"too many failed logins; try again in {retry_after_s:.0f} s")
-        self.retry_after_s = retry_after_s
-        self.key = key
-
-
-def normalise_phone(text: str) -> str:
-    """A Vietnamese mobile number as E.164 (`+84xxxxxxxxx`); AccountError when it is not one."""
-    digits = re.sub(r"[\s.()-]", "", text)
-    if digits.startswith("+84"):
-        national = digits[3:]
-    elif digits.startswith("84") and len(digits) == 11:
-        national = digits[2:]
-    elif digits.startswith("0"):
-        national = digits[1:]
-    else:
-        national = digits
-    if not _VN_MOBILE.match(national):
-        raise AccountError(
-            f"{text!r} is not a Vietnamese mobile number (10 digits from 03, 05, 07, 08 or 09, "
-            "or +84 and 9 digits)"
-        )
-    return "+84" + national
-
-
-def login_key(login: str) -> tuple[str, str]:
-    """('phone', E.164) or ('username', lower-case name) for what a person typed to log in."""
-    text = login.strip()
-    if text and (text[0] in "+0" or text[0].isdigit()):
-        return "phone", normalise_phone(text)
-    name = text.lower()
-    if not USERNAME.match(name):
-        raise AccountError(
-            f"{login!r}: a username is 3-32 letters, digits, '.', '_' or '-', starting with "
-            "a letter"
-        )
-    return "username", name
-
-
-def check_password_strength(password: str) -> None:
-    if len(password) < MIN_PASSWORD:
-        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
 
 
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class Grant:
-    """One role in one organisation; an officer's lists the communes it covers."""
-
-    organisation_id: int
-    organisation: str
-    role: str
-    communes: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Principal:
-    """Who is asking: a user (user_id) through a session, or a machine through an API token
-    (token_id, user_id None); what they may see follows from `grants` (backend/access.py)."""
-
-    login: str
-    grants: tuple[Grant, ...]
-    user_id: int | None = None
-    token_id: int | None = None
-
-    def roles(self) -> set[str]:
-        return {g.role for g in self.grants}
-
-    def has(self, *roles: str) -> bool:
-        return any(g.role in roles for g in self.grants)
-
-    def organisations(self, *roles: str) -> set[int]:
-        return {g.organisation_id for g in self.grants if not roles or g.role in roles}
-
-    def communes(self) -> set[str]:
-        return {c for g in self.grants if g.role == "officer" for c in g.communes}
-
-
-@dataclass(frozen=True)
-class UserInfo:
-    id: int
-    login: str
-    phone: str | None
-    username: str | None
-    name: str | None
-    email: str | None
-    channels: tuple[str, ...]
-    disabled: bool
-    grants: tuple[Grant, ...]
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "id": self.id,
-            "login": self.login,
-            "phone": self.phone,
-            "username": self.username,
-            "name": self.name,
-            "email": self.email,
-            "channels": list(self.channels),
-            "disabled": self.disabled,
-            "roles": [
-                {"organisation": g.organisation, "role": g.role, "communes": sorted(g.communes)}
-                for g in self.grants
-            ],
-        }
-
-
-@dataclass(frozen=True)
-class LoginResult:
-    """A new session: the secret (shown once), its expiry, the principal it stands for."""
-
-    token: str
-    expires_at: datetime
-    principal: Principal
-
-
-def _grants(user: User) -> tuple[Grant, ...]:
+def grants_of(user: User) -> tuple[Grant, ...]:
+    """The roles of `user` (memberships, organisations and communes loaded)."""
     return tuple(
         Grant(
             m.organisation_id,
@@ -215,7 +90,7 @@ def _info(user: User) -> UserInfo:
         email=user.email,
         channels=tuple(c for c in (user.channels or "").split(",") if c),
         disabled=user.disabled_at is not None,
-        grants=_grants(user),
+        grants=grants_of(user),
     )
 
 

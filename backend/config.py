@@ -83,6 +83,29 @@ class Settings:
     model_dir: str = "ruong-data/models"
     log_format: str = "text"  # "json": one JSON object per log line (backend/logs.py)
     session_hours: float = 12.0  # how long a login lasts (backend/accounts.py)
+    # [alerts]: seconds between evaluations; an unacknowledged level-3 field alert goes to
+    # the province's officers after `escalate_after` s; quiet hours in site time ("" none);
+    # messages per person per local day before the rest fold into a digest
+    alerts_evaluate_every: float = 60.0
+    alerts_escalate_after: float = 14400.0
+    alerts_quiet_hours: str = "21:00-06:00"
+    alerts_daily_budget: int = 10
+    # the one-tap acknowledgement links in messages: signed with this secret ("" = no links),
+    # pointing at the dashboard as phones reach it ("" = [dashboard] bind)
+    alerts_link_secret: str = field(default="", repr=False)
+    alerts_base_url: str = ""
+    # [channels.*]: "" leaves a channel off; every secret can come from its RUONG_* variable
+    email_url: str = ""
+    email_from: str = "Ruộng <canhbao@example.vn>"
+    webhook_url: str = ""
+    webhook_secret: str = field(default="", repr=False)
+    zalo_url: str = ""
+    zalo_access_token: str = field(default="", repr=False)
+    zalo_template_id: str = ""
+    sms_url: str = ""
+    sms_api_key: str = field(default="", repr=False)
+    sms_secret_key: str = field(default="", repr=False)
+    sms_brandname: str = ""
     # the audit trail also goes as RFC 5424 syslog to udp://host:514 or tcp://host:601; "" off
     audit_syslog: str | None = None
     source: Mapping[str, str] = field(default_factory=dict)
@@ -139,6 +162,23 @@ _KEYS: dict[str, tuple[str, str]] = {
     "forecast.model_dir": ("model_dir", "RUONG_FORECAST_MODEL_DIR"),
     "log.format": ("log_format", "RUONG_LOG_FORMAT"),
     "auth.session_hours": ("session_hours", "RUONG_AUTH_SESSION_HOURS"),
+    "alerts.evaluate_every": ("alerts_evaluate_every", "RUONG_ALERTS_EVALUATE_EVERY"),
+    "alerts.escalate_after": ("alerts_escalate_after", "RUONG_ALERTS_ESCALATE_AFTER"),
+    "alerts.quiet_hours": ("alerts_quiet_hours", "RUONG_ALERTS_QUIET_HOURS"),
+    "alerts.daily_budget": ("alerts_daily_budget", "RUONG_ALERTS_DAILY_BUDGET"),
+    "alerts.link_secret": ("alerts_link_secret", "RUONG_ALERTS_LINK_SECRET"),
+    "alerts.base_url": ("alerts_base_url", "RUONG_ALERTS_BASE_URL"),
+    "channels.email.url": ("email_url", "RUONG_CHANNELS_EMAIL_URL"),
+    "channels.email.from": ("email_from", "RUONG_CHANNELS_EMAIL_FROM"),
+    "channels.webhook.url": ("webhook_url", "RUONG_CHANNELS_WEBHOOK_URL"),
+    "channels.webhook.secret": ("webhook_secret", "RUONG_CHANNELS_WEBHOOK_SECRET"),
+    "channels.zalo.url": ("zalo_url", "RUONG_CHANNELS_ZALO_URL"),
+    "channels.zalo.access_token": ("zalo_access_token", "RUONG_CHANNELS_ZALO_ACCESS_TOKEN"),
+    "channels.zalo.template_id": ("zalo_template_id", "RUONG_CHANNELS_ZALO_TEMPLATE_ID"),
+    "channels.sms.url": ("sms_url", "RUONG_CHANNELS_SMS_URL"),
+    "channels.sms.api_key": ("sms_api_key", "RUONG_CHANNELS_SMS_API_KEY"),
+    "channels.sms.secret_key": ("sms_secret_key", "RUONG_CHANNELS_SMS_SECRET_KEY"),
+    "channels.sms.brandname": ("sms_brandname", "RUONG_CHANNELS_SMS_BRANDNAME"),
     "audit.syslog": ("audit_syslog", "RUONG_AUDIT_SYSLOG"),
 }
 # keys that are numbers, with their type; every other key is a string
@@ -148,6 +188,9 @@ _NUMBER_KEYS: dict[str, type] = {
     "site.longitude": float,
     "site.elevation": float,
     "auth.session_hours": float,
+    "alerts.evaluate_every": float,
+    "alerts.escalate_after": float,
+    "alerts.daily_budget": int,
 }
 
 
@@ -207,8 +250,7 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
         for section, table in data.items():
             if not isinstance(table, dict):
                 raise ConfigError(f"{file}: top-level key {section!r} must be a [section]")
-            for key, value in table.items():
-                dotted = f"{section}.{key}"
+            for dotted, value in _flatten(section, table):
                 if dotted not in _KEYS:
                     known = ", ".join(sorted(_KEYS))
                     raise ConfigError(f"{file}: unknown key {dotted!r} (known: {known})")
@@ -240,6 +282,18 @@ def load_settings(path: str | Path | None = None, env: Mapping[str, str] | None 
     settings = Settings(**values, source=source)  # type: ignore[arg-type]
     validate(settings)
     return settings
+
+
+def _flatten(prefix: str, table: Mapping[str, object]) -> list[tuple[str, object]]:
+    """`[channels.email] url = ...` as ("channels.email.url", ...): sub-tables by dots."""
+    out: list[tuple[str, object]] = []
+    for key, value in table.items():
+        dotted = f"{prefix}.{key}"
+        if isinstance(value, dict):
+            out += _flatten(dotted, value)
+        else:
+            out.append((dotted, value))
+    return out
 
 
 def validate(settings: Settings) -> None:
@@ -277,6 +331,14 @@ def validate(settings: Settings) -> None:
             f"{settings._where('site.timezone')}: {settings.timezone!r} is not an IANA time "
             "zone such as Asia/Ho_Chi_Minh"
         ) from None
+    if settings.alerts_evaluate_every < 1 or settings.alerts_escalate_after < 60:
+        raise ConfigError(
+            f"{settings._where('alerts.evaluate_every')}: evaluate_every must be at least 1 s "
+            "and escalate_after at least 60 s"
+        )
+    if settings.alerts_daily_budget < 1:
+        raise ConfigError(f"{settings._where('alerts.daily_budget')}: must be at least 1")
+    _check_quiet_hours(settings)
     if settings.audit_syslog:
         parse_url(settings.audit_syslog, settings._where("audit.syslog"), {"udp": 514, "tcp": 601})
     if not 0 < settings.session_hours <= 24 * 30:
@@ -300,11 +362,28 @@ def validate(settings: Settings) -> None:
         )
 
 
+def _check_quiet_hours(settings: Settings) -> None:
+    text = settings.alerts_quiet_hours.strip()
+    if not text:
+        return
+    try:
+        start, end = text.split("-")
+        for part in (start, end):
+            hours, minutes = part.strip().split(":")
+            if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+                raise ValueError(part)
+    except ValueError:
+        raise ConfigError(
+            f"{settings._where('alerts.quiet_hours')}: {text!r} must be HH:MM-HH:MM, "
+            'e.g. "21:00-06:00", or "" for none'
+        ) from None
+
+
 def render_toml(settings: Settings) -> str:
     """The settings as a ruong.toml text (used by `ruong demo` to hand its config to children)."""
     sections: dict[str, list[str]] = {}
     for dotted, (attr, _var) in _KEYS.items():
-        section, key = dotted.split(".")
+        section, key = dotted.rsplit(".", 1)
         value = getattr(settings, attr)
         text = f"{value}" if dotted in _NUMBER_KEYS else f'"{value or ""}"'
         sections.setdefault(section, []).append(f"{key} = {text}")

@@ -245,3 +245,86 @@ class FieldRecord(Base):
     note: Mapped[str | None] = mapped_column(Text, nullable=True)
     recorded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AlertRow(Base):
+    """One alert: a rule about one subject (a field, a node, the gateway), its lifecycle
+    state (backend/alerts/lifecycle.py, as JSON) and the columns alerts are found by."""
+
+    __tablename__ = "alerts"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
+    rule_id: Mapped[str] = mapped_column(String(64), index=True)
+    rule_version: Mapped[int] = mapped_column(Integer)
+    subject: Mapped[str] = mapped_column(String(128))
+    state: Mapped[str] = mapped_column(String(16), index=True)  # pending/firing/resolved/expired
+    level: Mapped[int] = mapped_column(Integer)
+    episode: Mapped[str] = mapped_column(String(64))  # the current episode's id
+    field_id: Mapped[int | None] = mapped_column(ForeignKey("fields.id"), nullable=True)
+    node_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    commune: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    organisation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organisations.id"), nullable=True
+    )
+    message_json: Mapped[str] = mapped_column(Text)
+    state_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    acked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    acked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    ack_note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class AlertEventRow(Base):
+    """A transition of an alert (firing, repeat, level_up, resolved, expired) or an
+    acknowledgement: the history the season report counts ("alerts acted on")."""
+
+    __tablename__ = "alert_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id"), index=True)
+    episode: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    level: Mapped[int] = mapped_column(Integer)
+    message_json: Mapped[str] = mapped_column(Text)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    note: Mapped[str | None] = mapped_column(Text, nullable=True)
+
+
+class OutboxRow(Base):
+    """One message to one person (alert transition x recipient), written in the same
+    transaction as the transition: at-least-once to the provider, exactly-once to the person
+    by its idempotency key (backend/alerts/outbox.py)."""
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    idempotency_key: Mapped[str] = mapped_column(String(64), unique=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("alert_events.id"), nullable=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    channels: Mapped[str] = mapped_column(String(128))  # the ones left to try, in order
+    message_json: Mapped[str] = mapped_column(Text)
+    level: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), index=True)  # pending/claimed/delivered/failed
+    send_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    claimed_by: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    channel: Mapped[str | None] = mapped_column(String(16), nullable=True)  # the one that answered
+    provider_id: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+class ThresholdRow(Base):
+    """A reading threshold an officer or farmer set on a field: alert when `quantity` goes
+    below or above `value` (SenML units, docs/vocabulary.md)."""
+
+    __tablename__ = "thresholds"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"), index=True)
+    quantity: Mapped[str] = mapped_column(String(32))
+    below: Mapped[bool] = mapped_column()
+    value: Mapped[float] = mapped_column(Float)
+    level: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -13,7 +13,7 @@ import flask_bootstrap
 from dash import Dash
 from flask import send_from_directory
 
-from dashboard import api, login
+from dashboard import ack, api, login, metrics
 from dashboard.api.context import ApiServices
 from dashboard.pages import home
 
@@ -38,6 +38,8 @@ def create_app(services: ApiServices) -> Dash:
 
     api.register(app.server, services)
     login.install(app.server)
+    ack.install(app.server)
+    metrics.install(app.server, services.engine)
     app.layout = home.layout
     home.register_callbacks(app, lambda: services.store)
     return app

@@ -13,14 +13,16 @@ from html import escape
 
 from flask import Flask, Response, make_response, redirect, request
 
-from backend.accounts import AuthError, Throttled
 from backend.i18n import t
+from backend.identity import AuthError, Throttled
 from dashboard.api.context import current_principal, log_in, log_out, set_session_cookie
 
 # reachable without a session: the door itself, the API (which answers 401 by itself), and
 # static files that hold no data
-OPEN_PREFIXES = ("/login", "/api/", "/_dash-component-suites/", "/assets/", "/vendor/")
-OPEN_PATHS = frozenset({"/_favicon.ico", "/favicon.ico"})
+OPEN_PREFIXES = ("/login", "/ack/", "/api/", "/_dash-component-suites/", "/assets/", "/vendor/")
+# /metrics holds counts only, no data of anyone's (bind the server to an address your
+# Prometheus reaches, not the world)
+OPEN_PATHS = frozenset({"/_favicon.ico", "/favicon.ico", "/metrics"})
 # Dash's own data endpoints: a stranger gets 401, not the login page's HTML
 DASH_DATA = ("/_dash-update-component", "/_dash-layout", "/_dash-dependencies")
 

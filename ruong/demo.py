@@ -139,6 +139,10 @@ def run_demo(
         gateway = spawn("gateway", _ruong("--config", str(config), "gateway"), logs, cwd=data_dir)
         started.append(gateway)
         gateway.wait_for_log("gateway ready", READY_TIMEOUT_S)
+        # the alert evaluator and sender: the in-app inbox always, other channels as configured
+        started.append(
+            spawn("alerts", _ruong("--config", str(config), "alerts"), logs, cwd=data_dir)
+        )
         dashboard = spawn("dashboard", _ruong("--config", str(config), "serve"), logs, cwd=data_dir)
         started.append(dashboard)
         url = f"http://{demo.dashboard.host}:{demo.dashboard.port}/"

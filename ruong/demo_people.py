@@ -14,7 +14,8 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from backend.accounts import AccountError, Accounts
+from backend.accounts import Accounts
+from backend.identity import AccountError
 from backend.registry import Registry
 
 ORGANISATION = "HTX Yên Khánh"

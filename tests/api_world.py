@@ -32,6 +32,7 @@ COMPANY = "Công ty Nông nghiệp Yên Mô"
 KHANH_THIEN = "Khánh Thiện"
 YEN_MO = "Yên Mô"
 COOP_FARM = "htx-khanh-thien"
+LINK_SECRET = "link-secret-of-the-api-world"  # signs the one-tap acknowledgement links
 COMPANY_FARM = "yen-mo-agri"
 LOCAL = "127.0.0.1"  # the address every fixture login comes from
 
@@ -198,6 +199,8 @@ bind = "http://{LOCAL}:{world.port}"
 url = ""
 [coap]
 bind = ""
+[alerts]
+link_secret = "{LINK_SECRET}"
 """,
         encoding="utf-8",
     )

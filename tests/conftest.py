@@ -25,17 +25,16 @@ from prometheus_client.parser import text_string_to_metric_families
 from backend.config import Settings, load_settings
 from backend.firmware_src import FIRMWARE_DIR
 from backend.registry import Registry
+from ruong.postgres import PostgresServer, start_postgres
 from ruong.services import (
     InfluxServer,
     ManagedProcess,
     MosquittoServer,
-    PostgresServer,
     free_port,
     require_binary,
     spawn,
     start_influxd,
     start_mosquitto,
-    start_postgres,
 )
 from ruong.sim import micropython_binary
 

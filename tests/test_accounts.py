@@ -10,14 +10,8 @@ from pathlib import Path
 import pytest
 
 from backend import db
-from backend.accounts import (
-    FREE_FAILURES,
-    AccountError,
-    Accounts,
-    AuthError,
-    Throttled,
-    normalise_phone,
-)
+from backend.accounts import FREE_FAILURES, Accounts
+from backend.identity import AccountError, AuthError, Throttled, normalise_phone
 from tests.conftest import run_ruong, write_config
 
 PASSWORD = "lua-thom-2026"

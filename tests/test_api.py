@@ -21,6 +21,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -28,8 +29,16 @@ import pytest
 import schemathesis
 from schemathesis.errors import FailureGroup
 
-from backend.accounts import FREE_FAILURES
-from tests.api_world import COOP, ROLES, World, build_world
+from backend import db
+from backend.accounts import FREE_FAILURES, Accounts
+from backend.alerts.engine import Evaluator
+from backend.alerts.links import ack_url
+from backend.i18n import Message
+from backend.registry import Registry
+from backend.store import open_store
+from forecasting.advice import Advice
+from ruong.forecast_job import advice_point
+from tests.api_world import COOP, LINK_SECRET, ROLES, World, build_world
 
 pytestmark = pytest.mark.services
 
@@ -478,6 +487,60 @@ def _schemathesis(world: World, token: str, *filters: str) -> tuple[int, str]:
     return done.returncode, output
 
 
+def test_alerts_follow_the_scope_and_an_ack_is_kept(world: World) -> None:
+    """An "irrigate today" alert on A1 (two evaluations 21 min apart: pending, then firing):
+    the farmer of A1 and the officer of its commune see it, the other farmer and the other
+    commune's officer do not, and may not acknowledge it (404); A1's farmer does, with a note."""
+    now = datetime.now(UTC)
+    amount = Message("irrigation.amount", {"mm": 20, "m3": 30.0})
+    advice = Advice(
+        "irrigation", "fao56-ch8", 3, Message("irrigation.today", {"amount": amount}), {}
+    )
+    store = open_store(world.store_url)
+    spot = world.fields["A1"]
+    store.write([advice_point(spot.farm, spot.name, advice, int(now.timestamp() * 1000))])
+    with Registry(f"sqlite:///{world.registry_path}") as registry:
+        evaluator = Evaluator(registry, store, "Asia/Ho_Chi_Minh", quiet_hours=())
+        evaluator.run_once(now)
+        evaluator.run_once(now + timedelta(minutes=21))
+    store.close()
+
+    def seen(role: str) -> list[dict]:
+        with world.client(world.tokens[role]) as http:
+            answer = http.get(f"{API}/alerts", params={"state": "firing"})
+        assert answer.status_code == 200, answer.text
+        return [a for a in answer.json() if a["rule"] == "irrigation"]
+
+    (alert,) = seen("farmer_a")
+    assert alert["field_id"] == world.fields["A1"].id and "Tưới hôm nay" in alert["text"]
+    assert [a["id"] for a in seen("officer_o1")] == [alert["id"]]
+    assert seen("farmer_b") == [] and seen("officer_o2") == []
+    for role in ("farmer_b", "officer_o2"):
+        with world.client(world.tokens[role]) as http:
+            refused = http.post(f"{API}/alerts/{alert['id']}/ack", json={"note": "x"})
+        assert refused.status_code == 404, (role, refused.text)
+    with world.client(world.tokens["farmer_a"]) as http:
+        acked = http.post(f"{API}/alerts/{alert['id']}/ack", json={"note": "đã tưới 20 mm"})
+    assert acked.status_code == 200, acked.text
+    assert acked.json()["ack_note"] == "đã tưới 20 mm" and acked.json()["acked_at"]
+    # the message's one-tap link: a page first (a link preview must not acknowledge), then
+    # the button's POST, as the person it was made for; an altered link is refused
+    farmer_a = Accounts(db.open_engine(f"sqlite:///{world.registry_path}")).user("0912345678")
+    link = ack_url(world.base_url, LINK_SECRET, alert["id"], farmer_a.id, datetime.now(UTC))
+    with world.client() as http:
+        page = http.get(link)
+        assert page.status_code == 200 and "ack-form" in page.text and "Tưới hôm nay" in page.text
+        assert http.get(link.replace("s=", "s=x")).status_code == 403
+        done = http.post(link, data={"note": "bơm rồi"})
+    assert done.status_code == 200 and "ack-done" in done.text
+    (after,) = [a for a in seen("farmer_a") if a["id"] == alert["id"]]
+    assert after["ack_note"] == "bơm rồi"
+    with world.client() as http:  # counts only, no one's data: open like the gateway's
+        metrics = http.get("/metrics").text
+    assert 'ruong_alerts{rule="irrigation",state="firing"} 1.0' in metrics
+    assert "ruong_alert_outbox_depth" in metrics and "+84" not in metrics
+
+
 def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(world: World) -> None:
     """Every operation but logout and password change with the admin's bearer token (those
     two would end its session); then those two with a throwaway session of their own. Last
@@ -493,7 +556,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(world: 
         f"{API}/auth/password",
     )
     assert code == 0, output
-    assert "Tested: 9" in output
+    assert "Tested: 11" in output  # every operation but the two that end the session
     code, output = _schemathesis(
         world,
         throwaway,

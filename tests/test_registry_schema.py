@@ -30,7 +30,7 @@ from backend import db
 from backend.registry import NodeConfig, NodeInfo, PlantingInfo, Registry, RegistryError
 from backend.schema import Base, Farm, Node, Organisation, utc
 from ruong.cli import main
-from ruong.services import PostgresServer
+from ruong.postgres import PostgresServer
 from tests.conftest import write_config
 
 FROZEN_0001 = Path(__file__).parent / "data" / "registry_0001_sqlite.sql"

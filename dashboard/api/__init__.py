@@ -9,6 +9,7 @@ Endpoints and the roles that reach them (scope rules: backend/access.py):
 | GET /fields, /fields/{id}, /fields/{id}/readings, /forecasts, /records | farmer, officer, technician, admin (in scope) |
 | POST /fields/{id}/records | farmer (own fields), officer (scouting, own communes), admin |
 | GET /nodes | technician, admin (own organisation) |
+| GET /alerts, POST /alerts/{id}/ack | the alerts of the caller's fields; technicians and admins also their nodes' and the gateway's |
 
 A request authenticated by its session cookie (the dashboard) and not by a bearer token must
 send JSON for any change (a cross-site HTML form cannot), besides the cookie's SameSite=Lax.
@@ -20,7 +21,7 @@ from flask import Flask, Response, request
 from flask_smorest import Api, abort
 from werkzeug.exceptions import MethodNotAllowed
 
-from dashboard.api import auth, fields
+from dashboard.api import alerts, auth, fields
 from dashboard.api.context import EXTENSION, ApiServices
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -47,6 +48,7 @@ def register(server: Flask, api_services: ApiServices) -> Api:
     )
     api.register_blueprint(auth.blp)
     api.register_blueprint(fields.blp)
+    api.register_blueprint(alerts.blp)
 
     @server.before_request
     def json_for_cookie_changes() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 from flask import Response, jsonify, make_response
 from flask_smorest import Blueprint, abort
 
-from backend.accounts import AuthError, Principal, Throttled
+from backend.identity import AuthError, Principal, Throttled
 from dashboard.api.context import (
     COOKIE,
     client_address,

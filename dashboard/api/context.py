@@ -11,9 +11,10 @@ from sqlalchemy import Engine
 
 from backend import db
 from backend.access import Scope
-from backend.accounts import Accounts, AuthError, LoginResult, Principal, Throttled
+from backend.accounts import Accounts
 from backend.audit import Audit
 from backend.config import Settings
+from backend.identity import AuthError, LoginResult, Principal, Throttled
 from backend.store import Store, open_store
 
 COOKIE = "ruong_session"
@@ -30,6 +31,7 @@ class ApiServices:
     scope: Scope
     audit: Audit
     store: Store
+    link_secret: str = ""  # `[alerts] link_secret`: the one-tap acknowledgement links
 
     @classmethod
     def open(cls, settings: Settings) -> ApiServices:
@@ -42,6 +44,7 @@ class ApiServices:
             scope=Scope(engine),
             audit=Audit(engine, settings.audit_syslog),
             store=open_store(settings.store),
+            link_secret=settings.alerts_link_secret,
         )
 
     def close(self) -> None:

@@ -14,11 +14,11 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from backend import logs
-from backend.accounts import AccountError
 from backend.config import ConfigError, Settings, load_settings
 from backend.db import SchemaError
+from backend.identity import AccountError
 from backend.registry import RegistryError
-from ruong.cli import db, demo, field, forecast, gateway, hw, mqtt, node, people, serve, sim
+from ruong.cli import alerts, db, demo, field, forecast, gateway, hw, mqtt, node, people, serve, sim
 from ruong.node_config import NodeConfigError
 from ruong.services import ServiceError
 from ruong.sim import SimError
@@ -32,7 +32,7 @@ USER_ERRORS = (
     ServiceError,
     SimError,
 )
-SUBCOMMANDS = (demo, gateway, serve, node, sim, field, forecast, hw, db, people, mqtt)
+SUBCOMMANDS = (demo, gateway, serve, node, sim, field, forecast, hw, db, people, mqtt, alerts)
 
 
 def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:

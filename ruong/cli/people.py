@@ -12,9 +12,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from backend.accounts import AccountError, Accounts
+from backend.accounts import Accounts
 from backend.audit import Audit, cli_actor
 from backend.config import Settings
+from backend.identity import AccountError
 from backend.registry import Registry
 from backend.schema import ORG_KINDS, ROLES
 

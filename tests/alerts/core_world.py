@@ -7,10 +7,10 @@ from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from backend.accounts import Grant
 from backend.alerts.lifecycle import DEFAULT_POLICY, Policy, step
 from backend.alerts.model import Alert, AlertState, Observation, Person, Subject, Transition
 from backend.i18n import Message
+from backend.identity import Grant
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 EVERY = timedelta(seconds=60)  # `[alerts] evaluate_every`
