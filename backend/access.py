@@ -1,4 +1,4 @@
-"""Who may see what: the scope of a :class:`backend.accounts.Principal` over fields and nodes,
+"""Who may see what: the scope of a :class:`backend.identity.Principal` over fields and nodes,
 decided on the server for every API endpoint and every Dash callback that returns data.
 
 | role | fields | nodes | personal data |

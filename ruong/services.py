@@ -1,5 +1,5 @@
-"""Start the real servers (InfluxDB 1.x, Mosquitto 2, PostgreSQL) in a private directory on
-free ports.
+"""Start the real servers (InfluxDB 1.x, Mosquitto 2; PostgreSQL is ruong/postgres.py) in a
+private directory on free ports.
 
 Used by `ruong demo` and by the test fixtures, so both run exactly the programs an operator
 installs from Debian (`influxdb`, `mosquitto`). Each `Managed*` owns one child process: it waits

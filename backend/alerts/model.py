@@ -260,7 +260,7 @@ def headline(kind: TransitionKind, alert: Alert, level: int) -> Message:
 
 
 class GrantLike(Protocol):
-    """A role in an organisation, as `backend.accounts.Grant` has it."""
+    """A role in an organisation, as `backend.identity.Grant` has it."""
 
     @property
     def organisation_id(self) -> int: ...

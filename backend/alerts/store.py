@@ -44,7 +44,7 @@ class AlertView:
     acked_by: int | None
     ack_note: str | None
 
-    def as_json(self, render: object = None) -> dict[str, object]:
+    def as_json(self) -> dict[str, object]:
         return {
             "id": self.id,
             "rule": self.rule,

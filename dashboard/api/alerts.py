@@ -63,21 +63,8 @@ def _visible(principal: Principal, alerts: list[AlertView]) -> list[AlertView]:
 
 
 def _json(alert: AlertView, lang: str) -> dict[str, Any]:
-    return {
-        "id": alert.id,
-        "rule": alert.rule,
-        "version": alert.version,
-        "subject": alert.subject,
-        "state": alert.state,
-        "level": alert.level,
-        "field_id": alert.field_id,
-        "node_id": alert.node_id,
-        "commune": alert.commune,
-        "text": render(alert.message, lang),
-        "updated_at": alert.updated_at,
-        "acked_at": alert.acked_at,
-        "ack_note": alert.ack_note,
-    }
+    """The alert for AlertOut (which dumps only its own fields), its words in `lang`."""
+    return {**vars(alert), "text": render(alert.message, lang)}
 
 
 @blp.route("/alerts", methods=["GET"])
