@@ -535,6 +535,14 @@ def test_alerts_follow_the_scope_and_an_ack_is_kept(world: World) -> None:
     assert done.status_code == 200 and "ack-done" in done.text
     (after,) = [a for a in seen("farmer_a") if a["id"] == alert["id"]]
     assert after["ack_note"] == "bơm rồi"
+    # a reading threshold: the field's farmer sets one, the other farmer cannot see the field
+    threshold = {"quantity": "soil_vwc", "below": True, "value": 18.0, "level": 2}
+    with world.client(world.tokens["farmer_a"]) as http:
+        made = http.post(f"{API}/fields/{world.fields['A1'].id}/thresholds", json=threshold)
+    assert made.status_code == 201 and made.json()["quantity"] == "soil_vwc", made.text
+    with world.client(world.tokens["farmer_b"]) as http:
+        refused = http.post(f"{API}/fields/{world.fields['A1'].id}/thresholds", json=threshold)
+    assert refused.status_code == 404
     with world.client() as http:  # counts only, no one's data: open like the gateway's
         metrics = http.get("/metrics").text
     assert 'ruong_alerts{rule="irrigation",state="firing"} 1.0' in metrics
@@ -556,7 +564,7 @@ def test_schemathesis_finds_no_server_error_and_no_answer_off_its_schema(world: 
         f"{API}/auth/password",
     )
     assert code == 0, output
-    assert "Tested: 11" in output  # every operation but the two that end the session
+    assert "Tested: 12" in output  # every operation but the two that end the session
     code, output = _schemathesis(
         world,
         throwaway,

@@ -9,6 +9,7 @@ Endpoints and the roles that reach them (scope rules: backend/access.py):
 | GET /fields, /fields/{id}, /fields/{id}/readings, /forecasts, /records | farmer, officer, technician, admin (in scope) |
 | POST /fields/{id}/records | farmer (own fields), officer (scouting, own communes), admin |
 | GET /nodes | technician, admin (own organisation) |
+| POST /fields/{id}/thresholds | farmer (own fields), officer (own communes), admin |
 | GET /alerts, POST /alerts/{id}/ack | the alerts of the caller's fields; technicians and admins also their nodes' and the gateway's |
 
 A request authenticated by its session cookie (the dashboard) and not by a bearer token must

@@ -12,6 +12,7 @@ from typing import Any
 from flask_smorest import Blueprint, abort
 
 from backend.access import FIELD_ROLES, NODE_ROLES, FieldInfo
+from backend.alerts.thresholds import ThresholdError, add_threshold
 from backend.i18n import Message, render
 from backend.quantities import QUANTITIES
 from backend.records import Record, RecordError, add_record, records
@@ -27,6 +28,8 @@ from dashboard.api.schemas import (
     RecordIn,
     RecordOut,
     RecordsQuery,
+    ThresholdIn,
+    ThresholdOut,
 )
 
 blp = Blueprint("fields", __name__, url_prefix="/api/v1", description="Fields and nodes")
@@ -202,6 +205,43 @@ def post_record(body: dict[str, Any], field_id: int) -> Record:
         details={"kind": record.kind},
     )
     return record
+
+
+@blp.route("/fields/<int:field_id>/thresholds", methods=["POST"])
+@blp.arguments(ThresholdIn)
+@blp.response(201, ThresholdOut)
+@blp.alt_response(401, description="not logged in")
+@blp.alt_response(403, description="the caller's role may not set thresholds on the field")
+@blp.alt_response(404, description="no such field in the caller's scope")
+def post_threshold(body: dict[str, Any], field_id: int) -> dict[str, object]:
+    """A reading threshold on the field ("alert me when soil_vwc goes below 20"): its farmer,
+    the officers of its commune and its organisation's admins may set one."""
+    field = _visible_field(field_id)
+    principal = require_principal()
+    api = services()
+    if not api.scope.may_record(principal, field, "scouting"):  # the officers' rule too
+        abort(403, message="your role may not set thresholds on this field")
+    try:
+        made = add_threshold(
+            api.engine,
+            field.id,
+            body["quantity"],
+            body["below"],
+            body["value"],
+            body["level"],
+            principal.user_id,
+        )
+    except ThresholdError as exc:
+        abort(422, message=str(exc))
+    api.audit.record(
+        principal.login,
+        "threshold.add",
+        "success",
+        organisation=field.organisation,
+        target=f"field:{field.id}",
+        client=client_address(),
+    )
+    return made.as_json()
 
 
 @blp.route("/nodes", methods=["GET"])

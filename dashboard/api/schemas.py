@@ -140,3 +140,19 @@ class RecordOut(Schema):
 
 class RecordsQuery(Schema):
     since = fields.AwareDateTime()
+
+
+class ThresholdIn(Schema):
+    quantity = fields.String(required=True, validate=validate.OneOf(sorted(QUANTITIES)))
+    below = fields.Boolean(required=True, metadata={"description": "true: alert below value"})
+    value = fields.Float(required=True, metadata={"description": "in the quantity's SenML unit"})
+    level = fields.Integer(load_default=2, validate=validate.Range(1, 3))
+
+
+class ThresholdOut(Schema):
+    id = fields.Integer(required=True)
+    field_id = fields.Integer(required=True)
+    quantity = fields.String(required=True)
+    below = fields.Boolean(required=True)
+    value = fields.Float(required=True)
+    level = fields.Integer(required=True)

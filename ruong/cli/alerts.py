@@ -19,6 +19,7 @@ from backend.alerts import configured
 from backend.alerts.outbox import Item, enqueue
 from backend.alerts.sender import Sender
 from backend.alerts.store import AlertStore
+from backend.alerts.thresholds import ThresholdError, add_threshold, thresholds
 from backend.audit import Audit, cli_actor
 from backend.config import Settings
 from backend.i18n import Message, render
@@ -143,6 +144,37 @@ def cmd_alerts_test(settings: Settings, args: argparse.Namespace) -> int:
     return 0 if any(o == "delivered" for (_, o) in sender.counts) else 1
 
 
+def cmd_alerts_threshold(settings: Settings, args: argparse.Namespace) -> int:
+    """Add a reading threshold to a field (`--below` or `--above`), or list them."""
+    with Registry(settings.registry_url) as registry:
+        if args.below is None and args.above is None:
+            for t in thresholds(registry.engine, args.field):
+                side = "below" if t.below else "above"
+                print(
+                    f"{t.id:>4} field {t.field_id}: {t.quantity} {side} {t.value:g} (level {t.level})"
+                )
+            return 0
+        try:
+            made = add_threshold(
+                registry.engine,
+                args.field,
+                args.quantity,
+                args.below is not None,
+                args.below if args.below is not None else args.above,
+                args.level,
+            )
+        except ThresholdError as exc:
+            raise AccountError(str(exc)) from None
+        audit = Audit(registry.engine, settings.audit_syslog)
+        audit.record(cli_actor(), "threshold.add", "success", target=f"field:{args.field}")
+        audit.close()
+    print(
+        f"threshold {made.id}: alert when field {made.field_id}'s {made.quantity} goes "
+        f"{'below' if made.below else 'above'} {made.value:g} (level {made.level})"
+    )
+    return 0
+
+
 def add_parser(sub: argparse._SubParsersAction) -> None:
     alerts = sub.add_parser("alerts", help="run the alert evaluator and sender; list, ack, test")
     alerts.set_defaults(func=cmd_alerts_run, once=False, exit_after=None)
@@ -160,6 +192,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     ack.add_argument("id", type=int)
     ack.add_argument("--note", help="what was done")
     ack.set_defaults(func=cmd_alerts_ack)
+    threshold = alerts_sub.add_parser(
+        "threshold", help="a field's reading threshold (with --below/--above), or the list"
+    )
+    threshold.add_argument("--field", type=int, help="the field's id (ruong field add prints it)")
+    threshold.add_argument("--quantity", default="soil_vwc", help="e.g. soil_vwc, water_level")
+    side = threshold.add_mutually_exclusive_group()
+    side.add_argument("--below", type=float, help="alert when the reading goes below this")
+    side.add_argument("--above", type=float, help="alert when the reading goes above this")
+    threshold.add_argument("--level", type=int, default=2, choices=(1, 2, 3))
+    threshold.set_defaults(func=cmd_alerts_threshold)
     test = alerts_sub.add_parser("test", help="send one test message to a person")
     test.add_argument("--user", required=True, help="phone number or username")
     test.add_argument(

@@ -192,3 +192,33 @@ def test_ruong_alerts_once_list_and_ack(world: World) -> None:
     assert tested.returncode == 0, tested.stdout + tested.stderr
     time.sleep(0.1)
     assert any("tin nhắn thử" in d["subject"] for d in world.receiver.accepted)
+
+
+def test_a_threshold_the_farmer_sets_fires_on_the_reading(world: World) -> None:
+    config = write_config(
+        world.root / "ruong.toml",
+        registry_url=f"sqlite:///{world.root / 'registry.db'}",
+        store_url=f"sqlite:///{world.root / 'readings.db'}",
+    )
+    made = run_ruong(
+        "--config", str(config), "alerts", "threshold", "--field", str(world.field_a),
+        "--quantity", "soil_vwc", "--below", "25",
+    )  # fmt: skip
+    assert made.returncode == 0 and "below 25" in made.stdout, made.stderr
+    bad = run_ruong(
+        "--config", str(config), "alerts", "threshold", "--field", str(world.field_a),
+        "--quantity", "soil_vwc", "--below", "250",
+    )  # fmt: skip
+    assert bad.returncode == 2 and "outside what a sensor reports" in bad.stderr
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    evaluator, sender = world.evaluator(), world.sender()
+    for minute in range(0, 45, 1):
+        now = t0 + timedelta(minutes=minute)
+        if minute % 15 == 0:
+            reading(world, now)  # 22 % < 25 %: below the threshold
+        evaluator.run_once(now)
+        drain(sender)
+    (alert,) = AlertStore(world.registry.engine).alerts("firing")
+    assert alert.rule.startswith("threshold:") and alert.field_id == world.field_a
+    (doc,) = world.receiver.accepted
+    assert "25" in doc["body"]
