@@ -159,6 +159,9 @@ class _Connection(asyncio.Protocol):
         for waiter in self.replies.values():
             if not waiter.done():
                 waiter.set_exception(error)
+                # retrieved here: a request that timed out (it ended the connection) no longer
+                # awaits its shielded waiter, and asyncio would log the error as never seen
+                waiter.exception()
         self.replies.clear()
         if self.transport is not None:
             self.transport.close()
