@@ -14,6 +14,7 @@ import sys
 from collections.abc import Callable, Iterator, Sequence
 
 from backend import logs
+from backend.alerts.thresholds import ThresholdError
 from backend.config import ConfigError, Settings, load_settings
 from backend.db import SchemaError
 from backend.identity import AccountError
@@ -25,6 +26,7 @@ from ruong.sim import SimError
 
 USER_ERRORS = (
     AccountError,
+    ThresholdError,
     ConfigError,
     NodeConfigError,
     RegistryError,

@@ -19,7 +19,7 @@ from backend.alerts import configured
 from backend.alerts.outbox import Item, enqueue
 from backend.alerts.sender import Sender
 from backend.alerts.store import AlertStore
-from backend.alerts.thresholds import ThresholdError, add_threshold, thresholds
+from backend.alerts.thresholds import add_threshold, thresholds
 from backend.audit import Audit, cli_actor
 from backend.config import Settings
 from backend.i18n import Message, render
@@ -154,17 +154,14 @@ def cmd_alerts_threshold(settings: Settings, args: argparse.Namespace) -> int:
                     f"{t.id:>4} field {t.field_id}: {t.quantity} {side} {t.value:g} (level {t.level})"
                 )
             return 0
-        try:
-            made = add_threshold(
-                registry.engine,
-                args.field,
-                args.quantity,
-                args.below is not None,
-                args.below if args.below is not None else args.above,
-                args.level,
-            )
-        except ThresholdError as exc:
-            raise AccountError(str(exc)) from None
+        made = add_threshold(
+            registry.engine,
+            args.field,
+            args.quantity,
+            args.below is not None,
+            args.below if args.below is not None else args.above,
+            args.level,
+        )
         audit = Audit(registry.engine, settings.audit_syslog)
         audit.record(cli_actor(), "threshold.add", "success", target=f"field:{args.field}")
         audit.close()
