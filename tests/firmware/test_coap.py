@@ -4,6 +4,8 @@ UDP peer: piggybacked and separate responses, retransmission, timeouts, stray me
 from __future__ import annotations
 
 import asyncio
+import errno
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -46,16 +48,25 @@ class Uplinks(resource.Resource):
 
 class AiocoapServer:
     def __init__(self) -> None:
-        self.port = free_port(__import__("socket").SOCK_DGRAM)
         self.uplinks = Uplinks()
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
         self.thread.start()
         site = resource.Site()
         site.add_resource(["r"], self.uplinks)
-        self.context = asyncio.run_coroutine_threadsafe(
-            aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self.port)), self.loop
-        ).result(10)
+        # A port free when free_port() looked can be taken by another test's ephemeral
+        # client socket before aiocoap binds it (CI saw EADDRINUSE once): pick again.
+        for attempt in range(5):
+            self.port = free_port(socket.SOCK_DGRAM)
+            try:
+                self.context = asyncio.run_coroutine_threadsafe(
+                    aiocoap.Context.create_server_context(site, bind=("127.0.0.1", self.port)),
+                    self.loop,
+                ).result(10)
+                break
+            except OSError as exc:
+                if exc.errno != errno.EADDRINUSE or attempt == 4:
+                    raise
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.context.shutdown(), self.loop).result(10)
