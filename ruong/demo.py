@@ -32,7 +32,7 @@ from backend.node_health import latest_by_node
 from backend.registry import Registry
 from backend.store import open_store
 from dashboard.data import latest_forecasts
-from ruong.demo_history import seed_history
+from ruong.demo_history import HISTORY_DAYS, seed_history
 from ruong.demo_people import ROLE_NAMES, seed_people
 from ruong.services import (
     ManagedProcess,
@@ -149,11 +149,15 @@ def run_demo(
         _wait_for_http(dashboard, url, READY_TIMEOUT_S)
 
         with Registry(demo.registry_url) as registry, open_store(demo.store) as store:
+            store.ensure_downsampling()
             infos = ensure_nodes(registry, demo, nodes)
             if mosquitto is not None:  # as `ruong mqtt sync` + a reload after provisioning
                 mosquitto.sync(registry)
             for line in seed_history(registry, store, infos, pd.Timestamp.now(demo.timezone)):
                 print(line, flush=True)
+            store.backfill_downsampled(  # the CQs only cover hours to come
+                int(time.time() * 1000) - (HISTORY_DAYS + 1) * 86_400_000, int(time.time() * 1000)
+            )
         logins = seed_people(demo.registry_url, demo.farm, [i.field for i in infos], data_dir)
         for i, info in enumerate(infos):
             node_procs.append(

@@ -15,6 +15,9 @@ from typing import Self
 
 FieldValue = float | int | bool | str
 
+# what `Store.aggregate` computes over each window
+AGGREGATES = ("mean", "sum", "min", "max")
+
 
 class StoreError(RuntimeError):
     """The store refused or could not take a write or answer a query.
@@ -45,6 +48,13 @@ class Row:
     time_ms: int
     tags: dict[str, str]
     fields: dict[str, FieldValue] = field(default_factory=dict)
+
+
+def check_aggregate(fn: str) -> str:
+    """`fn` when it is one of AGGREGATES; ValueError naming them otherwise."""
+    if fn not in AGGREGATES:
+        raise ValueError(f"aggregate fn must be one of {', '.join(AGGREGATES)}, not {fn!r}")
+    return fn
 
 
 def _escape_key(text: str) -> str:
@@ -104,11 +114,28 @@ class Store(ABC):
         since_ms: int,
         until_ms: int,
         every_s: int,
+        fn: str = "mean",
     ) -> list[tuple[int, float]]:
-        """The mean of `field` over each `every_s` window from `since_ms` (inclusive) to
-        `until_ms` (exclusive) of the rows matching the tags `where`: (window start in Unix
-        ms, mean), oldest first, windows without a value left out. Aggregated in the store
-        (InfluxQL GROUP BY time()), not by reading every row."""
+        """`fn` ("mean", "sum", "min" or "max"; ValueError otherwise) of `field` over each
+        `every_s` window (seconds; aligned on the epoch) from `since_ms` (inclusive) to
+        `until_ms` (exclusive, Unix ms) of the rows matching the tags `where`: (window start in
+        Unix ms, value in the field's unit), oldest first, windows without a value left out.
+        Aggregated in the store (InfluxQL GROUP BY time(), SQL GROUP BY window), not by reading
+        every row."""
+
+    def ensure_downsampling(self) -> list[str]:
+        """Create what the store needs to answer long aggregates from downsampled series, where
+        missing (InfluxDB: backend/store/downsample.py); idempotent. Returns what it created or
+        replaced, for the operator; [] when all was there. StoreError when the store does not
+        answer. A store that aggregates its raw rows has nothing to create."""
+        return []
+
+    def backfill_downsampled(self, since_ms: int, until_ms: int) -> int:
+        """Downsample the raw rows of [since_ms, until_ms) (Unix ms) that were written before
+        the store downsampled them as they came (history, or while that was off): whole hours,
+        from the one holding `since_ms` to the last one ended before `until_ms` and now.
+        Returns the number of downsampled points written (0 for a store that has none)."""
+        return 0
 
     def close(self) -> None:
         """Release connections."""

@@ -8,6 +8,7 @@ import asyncio
 import sys
 
 from backend.config import Settings
+from backend.store import ensure_downsampling_or_warn
 
 
 def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
@@ -15,6 +16,7 @@ def cmd_gateway(settings: Settings, args: argparse.Namespace) -> int:
         return gateway_status(settings)
     from gateway.service import serve
 
+    ensure_downsampling_or_warn(settings.store)  # InfluxDB down: a warning, the gateway spools
     asyncio.run(serve(settings))
     return 0
 

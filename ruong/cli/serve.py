@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 
 from backend.config import Settings
+from backend.store import ensure_downsampling_or_warn
 
 
 def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -16,6 +17,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     endpoint = settings.dashboard
     services = ApiServices.open(settings)
     try:
+        ensure_downsampling_or_warn(services.store)  # warns, and serves raw aggregates, if down
         app = create_app(services)
         print(f"Ruộng dashboard: http://{endpoint.host}:{endpoint.port}/", flush=True)
         waitress.serve(app.server, host=endpoint.host, port=endpoint.port, threads=8)
