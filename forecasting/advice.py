@@ -13,12 +13,17 @@ when shown; the `model` tag says which equation or model version produced every 
   probe (FAO-56 eq. 86), and the next irrigation date and depth by `next_irrigation` over the
   next `OUTLOOK_DAYS` days. Until a weather-forecast feed is configured, the outlook assumes
   the recent ET0 (mean of the last 7 complete days) and no rain; the words say so, since rain
-  can only postpone an irrigation, never bring it forward.
-- `awd` (model `irri-safe-awd`), rice: `forecasting.awd.advise` on the paddy water level.
+  can only postpone an irrigation, never bring it forward. In season it also carries the
+  FAO-56 stage of today (`stage`: initial, development, mid, late; `forecasting.crops`) and
+  `season_day` (1 = planting day), for the field page's growth stage.
+- `awd` (model `irri-safe-awd`), rice: `forecasting.awd.advise` on the paddy water level,
+  with the flowering window the schedule keeps ponded (`flowering_start`, `flowering_end`:
+  ISO dates, both included).
 - `pest_<rule>` (model: the rule's versioned id, e.g. `rice.blast.lwd_temp.v1`), rice:
   `forecasting.pest.assess`, one per rule with its level 0-3, its reason and its citation.
 - `soil_vwc` (model: the forecaster's version), upland crops: multi-horizon root-zone
-  moisture with its interval (`forecasting.model`).
+  moisture with its interval (`forecasting.model`), and the soil's field capacity and
+  wilting point (`fc_pct`, `wp_pct`) the field page draws the forecast against.
 
 Units: depths mm, volumes m3, water content %, water level m (negative below the surface).
 """
@@ -34,6 +39,7 @@ import pandas as pd
 
 from backend.i18n import N_, Message
 from forecasting import awd, pest
+from forecasting.crops import stage_of_day
 from forecasting.field_readings import Planting
 from forecasting.soils import Soil
 from forecasting.water_balance import Field, depletion_from_theta, next_irrigation, run
@@ -122,16 +128,25 @@ def _daily_balance_inputs(prepared: Prepared, days: pd.DatetimeIndex) -> pd.Data
     return daily_frame
 
 
+def season_fields(planting: Planting, today: dt.date) -> dict[str, FieldValue]:
+    """`stage` (FAO-56 stage of `today`) and `season_day` (1 = planting day); {} out of
+    season."""
+    day = planting.day(today)
+    if not 1 <= day <= planting.crop.season_days:
+        return {}
+    return {"stage": stage_of_day(planting.crop, day), "season_day": day}
+
+
 def irrigation_advice(prepared: Prepared) -> Advice:
     """FAO-56 chapter 8 irrigation advice for an upland field (see the module notes)."""
     planting, today = prepared.planting, prepared.now.date()
     field_ = planting.water_balance_field()
     model = "fao56-ch8"
     outlook = prepared.et0_outlook
+    season = season_fields(planting, today)
     if not np.isfinite(outlook):
-        return Advice("irrigation", model, None, Message(N_("irrigation.no_weather")))
-    season_end = planting.planted + dt.timedelta(days=planting.crop.season_days - 1)
-    if today > season_end or today < planting.planted:
+        return Advice("irrigation", model, None, Message(N_("irrigation.no_weather")), season)
+    if not season:
         return Advice("irrigation", model, 0, Message(N_("irrigation.out_of_season")))
     # The balance runs from the first day in the window that is in the season, to yesterday.
     start = max(today - dt.timedelta(days=HISTORY_DAYS), planting.planted)
@@ -145,6 +160,7 @@ def irrigation_advice(prepared: Prepared) -> Advice:
     outlook_days = pd.date_range(today, periods=OUTLOOK_DAYS, freq="D")
     next_ = next_irrigation(field_, pd.DataFrame({"et0": outlook}, index=outlook_days), dr_now)
     fields: dict[str, FieldValue] = {
+        **season,
         "dr_mm": round(dr_now, 1),
         "et0_outlook_mm": round(outlook, 2),
     }
@@ -175,6 +191,26 @@ def irrigation_advice(prepared: Prepared) -> Advice:
     return Advice("irrigation", model, 2 if next_.days_ahead <= 2 else 1, text, fields)
 
 
+def flowering_window(
+    planting: Planting, schedule: awd.AwdSchedule
+) -> tuple[dt.date, dt.date] | None:
+    """First and last date (both included) of the flowering window the schedule keeps ponded:
+    the flowering day +- `flowering_halfwidth` days after transplanting (day 0 = the planting
+    date), within the season and before the final drain, which wins over it
+    (`awd.phase_of_day`); None when no day is left."""
+    first = max(schedule.flowering - schedule.flowering_halfwidth, 0)
+    last = min(
+        schedule.flowering + schedule.flowering_halfwidth,
+        schedule.season_days - schedule.drain_days - 1,
+    )
+    if first > last:
+        return None
+    return (
+        planting.planted + dt.timedelta(days=first),
+        planting.planted + dt.timedelta(days=last),
+    )
+
+
 def awd_advice(prepared: Prepared) -> Advice:
     """IRRI safe-AWD advice for a rice field from its water-level readings."""
     planting = prepared.planting
@@ -198,6 +234,9 @@ def awd_advice(prepared: Prepared) -> Advice:
         fields["level_m"] = round(result.level_m, 3)
     if result.days_to_threshold is not None:
         fields["days_to_threshold"] = round(result.days_to_threshold, 1)
+    window = flowering_window(planting, schedule)
+    if window is not None:
+        fields.update(flowering_start=window[0].isoformat(), flowering_end=window[1].isoformat())
     return Advice("awd", "irri-safe-awd", level, result.text, fields)
 
 
@@ -219,6 +258,11 @@ def pest_advice(prepared: Prepared) -> list[Advice]:
     return out
 
 
+def soil_fields(soil: Soil) -> dict[str, FieldValue]:
+    """The soil's field capacity and wilting point (volumetric %, 1 decimal)."""
+    return {"fc_pct": round(soil.theta_fc * 100.0, 1), "wp_pct": round(soil.theta_wp * 100.0, 1)}
+
+
 def soil_moisture_advice(
     prediction: pd.Series, version: str, horizons: tuple[int, ...], soil: Soil
 ) -> Advice:
@@ -226,9 +270,9 @@ def soil_moisture_advice(
 
     The words give the longest horizon's value and interval; whether it falls below the point
     where the crop starts to suffer is left to the irrigation advice (FAO-56), so the two
-    never contradict each other.
+    never contradict each other. The fields carry the soil's `fc_pct` and `wp_pct` too.
     """
-    fields: dict[str, FieldValue] = {}
+    fields = soil_fields(soil)
     for h in horizons:
         for part in ("vwc", "lo", "hi"):
             key = f"{part}_{h}h"
@@ -252,6 +296,10 @@ def soil_moisture_advice(
     return Advice("soil_vwc", version, 0, text, fields)
 
 
-def no_probe_advice(version: str, error: str) -> Advice:
-    """No soil-moisture forecast because the probe's recent readings are missing."""
-    return Advice("soil_vwc", version, None, Message(N_("soil_vwc.no_probe")), {"error": error})
+def no_probe_advice(version: str, error: str, soil: Soil | None = None) -> Advice:
+    """No soil-moisture forecast because the probe's recent readings are missing; with the
+    soil's `fc_pct` and `wp_pct` when `soil` is given."""
+    fields: dict[str, FieldValue] = {"error": error}
+    if soil is not None:
+        fields.update(soil_fields(soil))
+    return Advice("soil_vwc", version, None, Message(N_("soil_vwc.no_probe")), fields)

@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from backend.i18n import render
-from forecasting import weather
+from backend.store.base import line_protocol
+from forecasting import awd, weather
+from forecasting.advice import no_probe_advice, soil_moisture_advice
 from forecasting.aggregate import daily_inputs
 from forecasting.crops import load_crops
 from forecasting.et0 import daily
 from forecasting.field_forecast import FORECAST_HOURS, forecast_many, model_inputs, prepare
 from forecasting.field_readings import DEFAULT_U2, Planting, Site, daily_et0
 from forecasting.soils import load_soils
+from ruong.forecast_job import advice_point
 
 SITE = Site(weather.LATITUDE, weather.LONGITUDE, weather.ELEVATION, weather.TIME_ZONE)
 NOW = pd.Timestamp("2026-03-20 06:30", tz=weather.TIME_ZONE)
@@ -183,3 +187,94 @@ def test_hourly_nodes_get_et0_too(readings):
     assert et0_60[complete].to_numpy() == pytest.approx(et0_15[complete].to_numpy(), rel=0.1)
     sparse = readings[readings.index.hour % 3 == 0].iloc[::4]  # every 3 h: too few
     assert daily_et0(sparse, SITE)[0].isna().all()
+
+
+# What the field page draws from the newest `forecasts` points: the growth stage, the
+# flowering window, the soil's field-capacity and wilting lines.
+
+# maize, FAO-56 Table 11 (crops.csv): 20 initial, 35 development, 40 mid, 30 late = 125 days
+MAIZE_STAGES = [
+    (1, "initial"),
+    (20, "initial"),
+    (21, "development"),
+    (39, "development"),
+    (55, "development"),
+    (56, "mid"),
+    (95, "mid"),
+    (96, "late"),
+    (125, "late"),
+]
+
+
+@pytest.mark.parametrize(("day", "stage"), MAIZE_STAGES)
+def test_irrigation_advice_says_the_growth_stage_of_today(readings, day, stage):
+    planted = NOW.date() - dt.timedelta(days=day - 1)
+    moist = readings.assign(soil_vwc=SOILS["silty_clay_loam"].theta_fc * 100.0)
+    irrigation = by_kind(prepare(planting("maize", planted=planted), moist, SITE, NOW).advice)[
+        "irrigation"
+    ]
+    assert irrigation.level is not None
+    assert irrigation.fields["stage"] == stage
+    assert irrigation.fields["season_day"] == day
+    assert type(irrigation.fields["season_day"]) is int  # an InfluxDB integer, not numpy's
+
+
+def test_the_stage_comes_even_without_weather_but_not_out_of_season(readings):
+    empty = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"))
+    no_weather = by_kind(prepare(planting("maize"), empty, SITE, NOW).advice)["irrigation"]
+    assert no_weather.level is None
+    assert no_weather.fields == {"stage": "development", "season_day": 39}
+    for planted in (NOW.date() - dt.timedelta(days=125), NOW.date() + dt.timedelta(days=1)):
+        out = by_kind(prepare(planting("maize", planted=planted), readings, SITE, NOW).advice)
+        assert "Ngoài vụ" in render(out["irrigation"].text, "vi")
+        assert "stage" not in out["irrigation"].fields
+        assert "season_day" not in out["irrigation"].fields
+
+
+def test_awd_advice_carries_the_flowering_window_the_schedule_keeps_ponded(readings):
+    transplanted = dt.date(2026, 2, 28)
+    rice = planting("rice_spring", planted=transplanted)
+    empty = pd.DataFrame(index=pd.DatetimeIndex([], tz="UTC"))
+    for frame in (readings.assign(water_level=-0.05), empty):  # with and without readings
+        fields = by_kind(prepare(rice, frame, SITE, NOW).advice)["awd"].fields
+        # 150-day season: flowering on day 120 (harvest - 30), kept ponded 7 days either side
+        assert fields["flowering_start"] == "2026-06-21"  # transplanting + 113 days
+        assert fields["flowering_end"] == "2026-07-05"  # transplanting + 127 days
+    schedule = awd.AwdSchedule.for_crop(CROPS["rice_spring"])
+    start = dt.date.fromisoformat(fields["flowering_start"])
+    end = dt.date.fromisoformat(fields["flowering_end"])
+    for day in range(schedule.season_days + 1):
+        date = transplanted + dt.timedelta(days=day)
+        flowering = awd.phase_of_day(day, schedule) is awd.Phase.FLOWERING
+        assert flowering == (start <= date <= end), day
+
+
+def test_soil_vwc_advice_carries_field_capacity_and_wilting_point():
+    soil = SOILS["silty_clay_loam"]  # FAO-56 Table 19: 0.335 and 0.205 m3 m-3
+    forecast = pd.Series({"vwc_24h": 28.04, "lo_24h": 25.0, "hi_24h": 31.0})
+    unknown = pd.Series({"vwc_24h": np.nan})
+    for prediction in (forecast, unknown):
+        advice = soil_moisture_advice(prediction, "v1", (24,), soil)
+        assert advice.fields["fc_pct"] == 33.5
+        assert advice.fields["wp_pct"] == 20.5
+    no_probe = no_probe_advice("v1", "no reading", soil)
+    assert (no_probe.fields["fc_pct"], no_probe.fields["wp_pct"]) == (33.5, 20.5)
+    assert "fc_pct" not in no_probe_advice("v1", "no reading").fields
+
+
+def test_the_new_fields_are_influxdb_fields_of_the_forecasts_point(readings):
+    moist = readings.assign(soil_vwc=30.0, water_level=-0.05)
+    advice = [
+        *prepare(planting("maize"), moist, SITE, NOW).advice,
+        *prepare(planting("rice_spring", planted=dt.date(2026, 2, 28)), moist, SITE, NOW).advice,
+        soil_moisture_advice(
+            pd.Series({"vwc_24h": 28.0, "lo_24h": 26.0, "hi_24h": 30.0}),
+            "v1",
+            (24,),
+            SOILS["silt_loam"],
+        ),
+    ]
+    line = "\n".join(line_protocol(advice_point("htx", "f1", a, 0)) for a in advice)
+    assert 'stage="development"' in line and "season_day=39i" in line
+    assert 'flowering_start="2026-06-21"' in line and 'flowering_end="2026-07-05"' in line
+    assert re.search(r"fc_pct=\d+\.\d", line) and re.search(r"wp_pct=\d+\.\d", line)
