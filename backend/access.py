@@ -46,6 +46,7 @@ class FieldInfo:
     crop: str | None
     planted: date | None
     owner: dict[str, str | None] | None
+    owned: bool = False  # the caller owns it (their "Hôm nay"); not in the API's answer
 
     def as_json(self) -> dict[str, object]:
         return {
@@ -105,6 +106,7 @@ def _info(principal: Principal, field: Field) -> FieldInfo:
         crop=planting.crop if planting else None,
         planted=planting.planted if planting else None,
         owner=shown,
+        owned=principal.user_id is not None and field.owner_id == principal.user_id,
     )
 
 

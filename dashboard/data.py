@@ -16,7 +16,7 @@ from dataclasses import field as dataclass_field
 
 from backend.i18n import Message, render
 from backend.store import Store
-from backend.store.base import Row
+from backend.store.base import FieldValue, Row
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +48,7 @@ class ForecastView:
     (`text_vi`, `text_en`, read-only until those points age out).
     """
 
+    farm: str
     field: str
     kind: str
     model: str
@@ -55,6 +56,8 @@ class ForecastView:
     message: Message | None
     time_ms: int
     legacy: dict[str, str] = dataclass_field(default_factory=dict)
+    # what the advice was computed from and says in numbers (forecasting.advice.Advice.fields)
+    values: dict[str, FieldValue] = dataclass_field(default_factory=dict)
 
     @property
     def colour(self) -> str:
@@ -87,27 +90,47 @@ def _order(kind: str) -> int:
     return next((i for i, k in enumerate(FORECAST_ORDER) if kind.startswith(k)), 99)
 
 
-def latest_forecasts(store: Store, now_ms: int) -> dict[str, list[ForecastView]]:
-    """Per field, the newest forecast of each kind a farmer acts on, by importance."""
-    newest: dict[tuple[str, str], ForecastView] = {}
-    for row in store.rows("forecasts", since_ms=now_ms - FORECAST_MAX_AGE_S * 1000):
-        kind = row.tags.get("kind", "")
-        if _order(kind) == 99:
+def forecast_view(row: Row) -> ForecastView:
+    """A `forecasts` row as the pages read it."""
+    level = row.fields.get("level")
+    return ForecastView(
+        farm=row.tags.get("farm", ""),
+        field=row.tags.get("field", ""),
+        kind=row.tags.get("kind", ""),
+        model=row.tags.get("model", ""),
+        level=int(level) if isinstance(level, int | float) else None,
+        message=_message(row),
+        time_ms=row.time_ms,
+        legacy={k: str(v) for k, v in row.fields.items() if k in ("text_vi", "text_en")},
+        values={k: v for k, v in row.fields.items() if k not in _TEXT_FIELDS},
+    )
+
+
+_TEXT_FIELDS = frozenset({"msg", "text_vi", "text_en", "level"})
+
+
+def newest_views(rows: list[Row], now_ms: int) -> dict[tuple[str, str], list[ForecastView]]:
+    """Per (farm, field), the newest forecast of each kind a farmer acts on, by importance;
+    none older than FORECAST_MAX_AGE_S."""
+    newest: dict[tuple[str, str, str], ForecastView] = {}
+    for row in rows:
+        if _order(row.tags.get("kind", "")) == 99:
             continue
-        level = row.fields.get("level")
-        view = ForecastView(
-            field=row.tags.get("field", ""),
-            kind=kind,
-            model=row.tags.get("model", ""),
-            level=int(level) if isinstance(level, int | float) else None,
-            message=_message(row),
-            time_ms=row.time_ms,
-            legacy={k: str(v) for k, v in row.fields.items() if k in ("text_vi", "text_en")},
-        )
-        key = (view.field, kind)
+        if now_ms - row.time_ms > FORECAST_MAX_AGE_S * 1000:
+            continue
+        view = forecast_view(row)
+        key = (view.farm, view.field, view.kind)
         if key not in newest or view.time_ms >= newest[key].time_ms:
             newest[key] = view
-    by_field: dict[str, list[ForecastView]] = {}
+    by_field: dict[tuple[str, str], list[ForecastView]] = {}
     for view in sorted(newest.values(), key=lambda v: (_order(v.kind), -(v.level or 0))):
-        by_field.setdefault(view.field, []).append(view)
+        by_field.setdefault((view.farm, view.field), []).append(view)
     return by_field
+
+
+def latest_forecasts(
+    store: Store, now_ms: int, where: dict[str, str] | None = None
+) -> dict[tuple[str, str], list[ForecastView]]:
+    """Per (farm, field), the newest forecast of each kind a farmer acts on, by importance."""
+    rows = store.rows("forecasts", where, since_ms=now_ms - FORECAST_MAX_AGE_S * 1000)
+    return newest_views(rows, now_ms)

@@ -247,25 +247,25 @@ def test_each_role_sees_exactly_its_own_fields_and_nodes(
 
 
 @pytest.fixture(scope="module")
-def refresh_body(world: World) -> dict[str, object]:
-    """The body Dash's renderer POSTs for the home page's refresh callback: the callback's
-    output id as /_dash-dependencies names it, its outputs, its inputs with their values."""
+def field_callback(world: World) -> dict[str, object]:
+    """The field page's body callback as /_dash-dependencies names it (output, inputs)."""
     with world.client(cookie=world.tokens["farmer_a"]) as http:
         dependencies = http.get("/_dash-dependencies").json()
-    callback = next(d for d in dependencies if "node-cards.children" in d["output"])
-    outputs = [
-        dict(zip(("id", "property"), part.rsplit(".", 1), strict=True))
-        for part in callback["output"].strip(".").split("...")
-    ]
-    values = {"refresh.n_intervals": None, "lang.data": "vi"}
+    found: dict[str, object] = next(d for d in dependencies if d["output"] == "field-body.children")
+    return found
+
+
+def field_body(callback: dict[str, object], field_id: object) -> dict[str, object]:
+    """The body Dash's renderer POSTs to redraw the page of `field_id`."""
+    values = {"pulse.data": {"t": 1}, "lang.data": "vi", "field-version.data": 0}
+    inputs = callback["inputs"]
+    assert isinstance(inputs, list)
     return {
         "output": callback["output"],
-        "outputs": outputs,
-        "inputs": [
-            {**i, "value": values[f"{i['id']}.{i['property']}"]} for i in callback["inputs"]
-        ],
-        "changedPropIds": ["refresh.n_intervals"],
-        "state": [],
+        "outputs": {"id": "field-body", "property": "children"},
+        "inputs": [{**i, "value": values[f"{i['id']}.{i['property']}"]} for i in inputs],
+        "changedPropIds": ["pulse.data"],
+        "state": [{"id": "field-id", "property": "data", "value": field_id}],
     }
 
 
@@ -274,28 +274,31 @@ def _dash_refresh(world: World, body: dict[str, object], cookie: str | None) -> 
         return http.post("/_dash-update-component", json=body)
 
 
-@pytest.mark.parametrize("role", ["farmer_a", "officer_o1", "viewer"])
-def test_the_home_callback_shows_only_the_callers_node_cards(
-    world: World, refresh_body: dict[str, object], role: str
+@pytest.mark.parametrize("role", ["farmer_a", "officer_o1", "technician", "viewer"])
+def test_the_field_page_callback_shows_only_the_callers_fields(
+    world: World, field_callback: dict[str, object], role: str
 ) -> None:
-    """With farmer A's session cookie the refresh callback answers A1's node card and not
-    B1's or B2's; an officer gets their commune's; a viewer none."""
-    answer = _dash_refresh(world, refresh_body, world.tokens[role])
-    assert answer.status_code == 200, answer.text
-    cards = answer.json()["response"]["node-cards"]["children"]
-    text = json.dumps(cards)
-    shown = {name for name, spot in world.fields.items() if spot.node in text}
-    print(f"{role}: node cards of {sorted(shown) or 'no field'}")
+    """Asked for every field's page in turn, the callback draws the fields of the caller's
+    scope and answers "not found" for the others, exactly as for an id that does not exist."""
+    shown = set()
+    for name, spot in world.fields.items():
+        answer = _dash_refresh(world, field_body(field_callback, spot.id), world.tokens[role])
+        assert answer.status_code == 200, answer.text
+        text = json.dumps(answer.json()["response"]["field-body"]["children"], ensure_ascii=False)
+        if f"Ruộng {spot.name}" in text:
+            shown.add(name)
+        else:
+            assert "field-not-found" in text and spot.name not in text
+    print(f"{role}: field pages of {sorted(shown) or 'no field'}")
     assert shown == SEES[role]
-    if not shown:
-        assert '"no-nodes"' in text
 
 
-def test_the_home_callback_answers_nobody_without_a_session(
-    world: World, refresh_body: dict[str, object]
+def test_the_field_page_callback_answers_nobody_without_a_session(
+    world: World, field_callback: dict[str, object]
 ) -> None:
-    assert _dash_refresh(world, refresh_body, None).status_code == 401
-    assert _dash_refresh(world, refresh_body, "not-a-session").status_code == 401
+    body = field_body(field_callback, world.fields["A1"].id)
+    assert _dash_refresh(world, body, None).status_code == 401
+    assert _dash_refresh(world, body, "not-a-session").status_code == 401
 
 
 def _throttled_run(world: World, login: str, source: str) -> list[httpx.Response]:

@@ -5,6 +5,7 @@ when, and what they did (the season report's "alerts acted on")."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 from flask_smorest import Blueprint, abort
@@ -48,7 +49,9 @@ class AlertOut(Schema):
     ack_note = fields.String(allow_none=True)
 
 
-def _visible(principal: Principal, alerts: list[AlertView]) -> list[AlertView]:
+def visible_alerts(principal: Principal, alerts: list[AlertView]) -> list[AlertView]:
+    """Those of `alerts` the principal may see: about their fields, and for technicians and
+    admins their organisation's nodes and the gateway."""
     api = services()
     field_ids = {f.id for f in api.scope.fields(principal)}
     node_ids = {str(n["node"]) for n in api.scope.nodes(principal)}
@@ -74,7 +77,7 @@ def _json(alert: AlertView, lang: str) -> dict[str, Any]:
 def list_alerts(query: dict[str, str]) -> list[dict[str, Any]]:
     principal = require_principal()
     alerts = AlertStore(services().engine).alerts(query.get("state"))
-    return [_json(a, query["lang"]) for a in _visible(principal, alerts)]
+    return [_json(a, query["lang"]) for a in visible_alerts(principal, alerts)]
 
 
 @blp.route("/alerts/<int:alert_id>/ack", methods=["POST"])
@@ -83,12 +86,35 @@ def list_alerts(query: dict[str, str]) -> list[dict[str, Any]]:
 @blp.alt_response(401, description="not logged in")
 @blp.alt_response(404, description="no such alert in the caller's scope")
 def ack_alert(body: dict[str, Any], alert_id: int) -> dict[str, Any]:
-    principal = require_principal()
+    try:
+        view = acknowledge_alert(require_principal(), alert_id, body.get("note"))
+    except AlertNotFound as exc:
+        abort(404, message=str(exc))
+        raise AssertionError("unreachable: abort raises") from exc
+    return _json(view, "vi")
+
+
+class AlertNotFound(LookupError):
+    """No such alert in the caller's scope."""
+
+
+def acknowledge_alert(
+    principal: Principal,
+    alert_id: int,
+    note: str | None,
+    *,
+    fields: Collection[int] | None = None,
+) -> AlertView:
+    """Acknowledge the alert `alert_id` as `principal`, with what they did (`note`), and
+    audit it; AlertNotFound unless it is an alert the principal may see (visible_alerts)
+    and, with `fields`, about one of those fields. The API's POST and the commune page's
+    inbox (dashboard/inbox.py) both acknowledge through here."""
     api = services()
     store = AlertStore(api.engine)
-    if not 0 < alert_id < 2**31 or not _visible(principal, store.alerts(ids=[alert_id])):
-        abort(404, message=f"alert {alert_id} not found")
-    view = store.acknowledge(alert_id, principal.user_id, body.get("note"))
+    seen = visible_alerts(principal, store.alerts(ids=[alert_id])) if 0 < alert_id < 2**31 else []
+    if not any(fields is None or a.field_id in fields for a in seen):
+        raise AlertNotFound(f"alert {alert_id} not found")
+    view = store.acknowledge(alert_id, principal.user_id, note)
     assert view is not None  # it was there a moment ago; alerts are never deleted
     api.audit.record(
         principal.login,
@@ -97,4 +123,4 @@ def ack_alert(body: dict[str, Any], alert_id: int) -> dict[str, Any]:
         target=f"alert:{alert_id}",
         client=client_address(),
     )
-    return _json(view, "vi")
+    return view

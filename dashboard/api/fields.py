@@ -14,6 +14,7 @@ from flask_smorest import Blueprint, abort
 from backend.access import FIELD_ROLES, NODE_ROLES, FieldInfo
 from backend.alerts.thresholds import ThresholdError, add_threshold
 from backend.i18n import Message, render
+from backend.identity import Principal
 from backend.quantities import QUANTITIES
 from backend.records import Record, RecordError, add_record, records
 from backend.store import StoreError
@@ -177,24 +178,37 @@ def list_records(query: dict[str, Any], field_id: int) -> list[Record]:
 @blp.alt_response(404, description="no such field in the caller's scope")
 def post_record(body: dict[str, Any], field_id: int) -> Record:
     field = _visible_field(field_id)
-    principal = require_principal()
-    api = services()
-    if not api.scope.may_record(principal, field, body["kind"]):
-        abort(403, message=f"your role may not record {body['kind']} on this field")
     try:
-        record = add_record(
-            api.engine,
-            field.id,
-            body["kind"],
-            time=body.get("time"),
-            amount_mm=body.get("amount_mm"),
-            product=body.get("product"),
-            counts=body.get("counts"),
-            note=body.get("note"),
-            recorded_by=principal.user_id,
-        )
+        return record_on_field(require_principal(), field, body)
+    except NotAllowed as exc:
+        abort(403, message=str(exc))
     except RecordError as exc:
         abort(422, message=str(exc))
+    raise AssertionError("unreachable: abort raises")
+
+
+class NotAllowed(PermissionError):
+    """The caller's role may not record this kind on this field."""
+
+
+def record_on_field(principal: Principal, field: FieldInfo, body: dict[str, Any]) -> Record:
+    """Store what `principal` records on `field` (in their scope: the caller checked) and
+    audit it; NotAllowed or RecordError when it may not or cannot be. The API's POST and the
+    field page's buttons both record through here."""
+    api = services()
+    if not api.scope.may_record(principal, field, body["kind"]):
+        raise NotAllowed(f"your role may not record {body['kind']} on this field")
+    record = add_record(
+        api.engine,
+        field.id,
+        body["kind"],
+        time=body.get("time"),
+        amount_mm=body.get("amount_mm"),
+        product=body.get("product"),
+        counts=body.get("counts"),
+        note=body.get("note"),
+        recorded_by=principal.user_id,
+    )
     api.audit.record(
         principal.login,
         "record.add",
