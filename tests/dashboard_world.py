@@ -12,11 +12,14 @@ paddy nothing).
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
@@ -31,6 +34,7 @@ from backend.store import Point, open_store
 from dashboard.api.context import ApiServices
 from forecasting.advice import Advice
 from ruong.forecast_job import advice_point
+from ruong.services import free_port
 
 COOP = "HTX Khánh Thiện"
 COMPANY = "Công ty Yên Mô"
@@ -214,7 +218,9 @@ def log_in(dash_duo, app, who: Login, then: str = "#nav") -> None:  # type: igno
     """Start `app` (once per test) and log in through /login as a person would; wait for
     `then` on the page they land on."""
     if not getattr(dash_duo, "ruong_started", False):
-        dash_duo.start_server(app, navigate=False)
+        # a free port, not dash[testing]'s fixed sequence from 58050: another run of the
+        # suite on the machine (a second checkout, CI beside a developer) would answer there
+        dash_duo.start_server(app, navigate=False, port=free_port())
         dash_duo.ruong_started = True
     dash_duo.driver.delete_all_cookies()
     dash_duo.driver.get(base_url(dash_duo) + "/login")
@@ -234,3 +240,58 @@ def no_overflow(dash_duo) -> None:  # type: ignore[no-untyped-def]
     width = dash_duo.driver.execute_script("return window.innerWidth")
     scroll = dash_duo.driver.execute_script("return document.documentElement.scrollWidth")
     assert width <= 360 and scroll <= width, f"page is {scroll}px wide in a {width}px window"
+
+
+def cookies(dash_duo) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """The browser's cookies (its session), for requests made beside it."""
+    return {c["name"]: c["value"] for c in dash_duo.driver.get_cookies()}
+
+
+def tap(dash_duo, target) -> None:  # type: ignore[no-untyped-def]
+    """Bring the element (or the one `target` selects) to the middle of the screen and tap
+    it, as a thumb does (at once: Bootstrap's smooth scrolling would still be moving when
+    the tap lands)."""
+    element = dash_duo.find_element(target) if isinstance(target, str) else target
+    script = "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});"
+    dash_duo.driver.execute_script(script, element)
+    time.sleep(0.1)
+    element.click()
+
+
+def dependencies(server: str, session: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The app's callbacks by the output they declare (`/_dash-dependencies`)."""
+    found = httpx.get(f"{server}/_dash-dependencies", cookies=session).json()
+    return {c["output"]: c for c in found}
+
+
+def callback_request(
+    server: str,
+    session: dict[str, str] | None,
+    output: str,
+    outputs: Any,
+    inputs: list[Any],
+    state: list[dict[str, Any]] | None = None,
+    changed: str | None = None,
+) -> httpx.Response:
+    """A callback request as the browser sends it, made by hand: `output` as
+    /_dash-dependencies names it, `outputs` its {id, property} (a list for several), the
+    inputs and state with their values; `changed` the input that fired (the first)."""
+    if changed is None:
+        first = inputs[0][0] if isinstance(inputs[0], list) else inputs[0]
+        ident = first["id"]
+        if isinstance(ident, dict):
+            ident = json.dumps(ident, sort_keys=True, separators=(",", ":"))
+        changed = f"{ident}.{first['property']}"
+    body = {
+        "output": output,
+        "outputs": outputs,
+        "inputs": inputs,
+        "state": state or [],
+        "changedPropIds": [changed],
+    }
+    return httpx.post(f"{server}/_dash-update-component", json=body, cookies=session)
+
+
+def text_of(answer: httpx.Response) -> str:
+    """A callback's answer as text (Dash escapes every non-ASCII letter)."""
+    return json.dumps(answer.json(), ensure_ascii=False, separators=(",", ":"))

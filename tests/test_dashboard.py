@@ -5,7 +5,6 @@ under a banner instead of a blank page."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -28,8 +27,12 @@ from tests.dashboard_world import (
     as_phone,
     base_url,
     build,
+    callback_request,
+    cookies,
     log_in,
     no_overflow,
+    tap,
+    text_of,
 )
 
 pytestmark = pytest.mark.browser
@@ -40,22 +43,6 @@ def world(tmp_path: Path) -> Iterator[World]:
     built = build(tmp_path, f"sqlite:///{tmp_path / 'readings.db'}")
     yield built
     built.services.close()
-
-
-def cookies(dash_duo) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {c["name"]: c["value"] for c in dash_duo.driver.get_cookies()}
-
-
-def tap(dash_duo, selector: str) -> None:  # type: ignore[no-untyped-def]
-    """Scroll to the element and tap it, as a thumb does."""
-    element = dash_duo.find_element(selector)
-    dash_duo.driver.execute_script(
-        "const r = arguments[0].getBoundingClientRect();"
-        "window.scrollTo(0, window.scrollY + r.top - window.innerHeight / 2);",
-        element,
-    )
-    time.sleep(0.2)  # let the scroll settle before the tap lands
-    element.click()
 
 
 def plotted(dash_duo, graph_id: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
@@ -156,25 +143,6 @@ def test_paddy_page_draws_the_water_level_and_the_awd_line(dash_duo, world: Worl
     no_overflow(dash_duo)
 
 
-def words(answer: httpx.Response) -> str:
-    """A callback answer's JSON with its letters as they are (Dash escapes them)."""
-    return json.dumps(answer.json(), ensure_ascii=False)
-
-
-def dash_update(
-    server: str, session: dict[str, str], output: str, inputs: list, state: list
-) -> httpx.Response:  # type: ignore[type-arg]
-    """A callback request as the browser sends it, made by hand."""
-    body = {
-        "output": output,
-        "outputs": {"id": output.split(".")[0], "property": output.split(".")[1]},
-        "inputs": inputs,
-        "state": state,
-        "changedPropIds": [f"{inputs[0]['id']}.{inputs[0]['property']}"],
-    }
-    return httpx.post(f"{server}/_dash-update-component", json=body, cookies=session)
-
-
 def test_a_farmer_gets_nothing_of_another_farmers_field_through_a_callback(
     dash_duo, world: World
 ) -> None:  # type: ignore[no-untyped-def]
@@ -189,15 +157,18 @@ def test_a_farmer_gets_nothing_of_another_farmers_field_through_a_callback(
 
     def ask(field_id: object) -> httpx.Response:
         state = [{"id": "field-id", "property": "data", "value": field_id}]
-        return dash_update(base_url(dash_duo), session, "field-body.children", inputs, state)
+        outputs = {"id": "field-body", "property": "children"}
+        return callback_request(
+            base_url(dash_duo), session, "field-body.children", outputs, inputs, state
+        )
 
     own = ask(world.field_ids["ngo-1"])
-    assert own.status_code == 200 and "ngo-1" in words(own) and "chart-moisture" in words(own)
+    assert own.status_code == 200 and "ngo-1" in text_of(own) and "chart-moisture" in text_of(own)
     for other in (world.field_ids["lua-b"], 10**12, "1 OR 1=1", None):
         answer = ask(other)
         assert answer.status_code == 200
-        assert "Không tìm thấy ruộng này." in words(answer)
-        assert "lua-b" not in words(answer) and "chart" not in words(answer)
+        assert "Không tìm thấy ruộng này." in text_of(answer)
+        assert "lua-b" not in text_of(answer) and "chart" not in text_of(answer)
     # and the record callback writes nothing on Bình's field
     record_inputs = [
         {"id": "rec-irrigate", "property": "n_clicks", "value": 1},
@@ -214,21 +185,17 @@ def test_a_farmer_gets_nothing_of_another_farmers_field_through_a_callback(
         {"id": "field-version", "property": "data", "value": 0},
         {"id": "lang", "property": "data", "value": "vi"},
     ]
-    body = {
-        "output": "..rec-result.children...field-version.data..",
-        "outputs": [
-            {"id": "rec-result", "property": "children"},
-            {"id": "field-version", "property": "data"},
-        ],
-        "inputs": record_inputs,
-        "state": state,
-        "changedPropIds": ["rec-irrigate.n_clicks"],
-    }
-    answer = httpx.post(f"{base_url(dash_duo)}/_dash-update-component", json=body, cookies=session)
-    assert "Không tìm thấy ruộng này." in words(answer)
+    output = "..rec-result.children...field-version.data.."
+    outputs = [
+        {"id": "rec-result", "property": "children"},
+        {"id": "field-version", "property": "data"},
+    ]
+    server = base_url(dash_duo)
+    answer = callback_request(server, session, output, outputs, record_inputs, state)
+    assert "Không tìm thấy ruộng này." in text_of(answer)
     assert records(world.services.engine, world.field_ids["lua-b"]) == []
     # without a session, no callback answers at all
-    anonymous = httpx.post(f"{base_url(dash_duo)}/_dash-update-component", json=body)
+    anonymous = callback_request(server, None, output, outputs, record_inputs, state)
     assert anonymous.status_code == 401
 
 

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import gzip
-import json
-import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,8 +31,13 @@ from tests.dashboard_world import (
     as_phone,
     base_url,
     build,
+    callback_request,
+    cookies,
+    dependencies,
     log_in,
     no_overflow,
+    tap,
+    text_of,
 )
 
 pytestmark = pytest.mark.browser
@@ -81,10 +84,6 @@ def firing(world: World, field: str) -> AlertView:
     return alert
 
 
-def cookies(dash_duo) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {c["name"]: c["value"] for c in dash_duo.driver.get_cookies()}
-
-
 def rows(dash_duo) -> list[str]:  # type: ignore[no-untyped-def]
     """The data-field of each row, read at once (a redraw must not stale the elements)."""
     script = "return [...document.querySelectorAll('.commune-row')].map(r => r.dataset.field);"
@@ -101,44 +100,6 @@ def map_points(dash_duo) -> list[dict[str, Any]]:  # type: ignore[no-untyped-def
     return dash_duo.driver.execute_script(script) or []
 
 
-def tap(dash_duo, element) -> None:  # type: ignore[no-untyped-def]
-    """Bring the element to the middle of the screen and tap it, as a thumb does (at once:
-    Bootstrap's smooth scrolling would still be moving when the tap lands)."""
-    script = "arguments[0].scrollIntoView({block: 'center', behavior: 'instant'});"
-    dash_duo.driver.execute_script(script, element)
-    time.sleep(0.1)
-    element.click()
-
-
-def callbacks(server: str, session: dict[str, str]) -> dict[str, dict[str, Any]]:
-    """The app's callbacks by the outputs they declare (`/_dash-dependencies`)."""
-    found = httpx.get(f"{server}/_dash-dependencies", cookies=session).json()
-    return {c["output"]: c for c in found}
-
-
-def update(
-    server: str,
-    session: dict[str, str],
-    output: str,
-    outputs: Any,
-    inputs: list[dict[str, Any]],
-    state: list[dict[str, Any]] = [],  # noqa: B006 (never mutated)
-) -> httpx.Response:
-    """A callback request as the browser sends it, made by hand."""
-    changed = inputs[0]
-    ident = changed["id"]
-    if isinstance(ident, dict):
-        ident = json.dumps(ident, sort_keys=True, separators=(",", ":"))
-    body = {
-        "output": output,
-        "outputs": outputs,
-        "inputs": inputs,
-        "state": state,
-        "changedPropIds": [f"{ident}.{changed['property']}"],
-    }
-    return httpx.post(f"{server}/_dash-update-component", json=body, cookies=session)
-
-
 FILTERS = (
     "commune-filter-level",
     "commune-filter-crop",
@@ -149,7 +110,7 @@ FILTERS = (
 
 def refresh_request(server: str, session: dict[str, str], **chosen: str) -> httpx.Response:
     """The fields-and-map callback with the filters `chosen` (the others: all)."""
-    found = callbacks(server, session)
+    found = dependencies(server, session)
     (output,) = [o for o in found if "commune-fields.children" in o]
     outputs = [
         {"id": i, "property": p}
@@ -169,11 +130,11 @@ def refresh_request(server: str, session: dict[str, str], **chosen: str) -> http
         {"id": "commune-sort", "property": "value", "value": chosen.get("commune-sort", "urgency")},
         {"id": "commune-more", "property": "n_clicks", "value": None},
     ]
-    return update(server, session, output, outputs, inputs)
+    return callback_request(server, session, output, outputs, inputs)
 
 
 def ack_request(server: str, session: dict[str, str], alert_id: int, note: str) -> httpx.Response:
-    found = callbacks(server, session)
+    found = dependencies(server, session)
     (output,) = [o for o in found if '"ack-box"' in o]
     outputs = {"id": {"alert": alert_id, "type": "ack-box"}, "property": "children"}
     inputs: list[dict[str, Any]] = [
@@ -183,7 +144,7 @@ def ack_request(server: str, session: dict[str, str], alert_id: int, note: str) 
         {"id": {"alert": alert_id, "type": "ack-note"}, "property": "value", "value": note},
         {"id": "lang", "property": "data", "value": "vi"},
     ]
-    return update(server, session, output, outputs, inputs, state)
+    return callback_request(server, session, output, outputs, inputs, state)
 
 
 def inbox_request(server: str, session: dict[str, str]) -> httpx.Response:
@@ -192,7 +153,7 @@ def inbox_request(server: str, session: dict[str, str]) -> httpx.Response:
         {"id": "lang", "property": "data", "value": "vi"},
     ]
     outputs = {"id": "alert-inbox", "property": "children"}
-    return update(server, session, "alert-inbox.children", outputs, inputs)
+    return callback_request(server, session, "alert-inbox.children", outputs, inputs)
 
 
 def test_the_officer_sees_the_commune_filters_it_and_acknowledges_an_alert(
@@ -264,20 +225,22 @@ def test_the_officer_sees_the_commune_filters_it_and_acknowledges_an_alert(
 
     # crafted callbacks with the officer's session get nothing of Yên Mô
     answer = ack_request(server, session, ym_alert.id, "tôi không phải cán bộ xã này")
-    assert answer.status_code == 200 and "Không tìm thấy cảnh báo này." in said(answer)
+    assert answer.status_code == 200 and "Không tìm thấy cảnh báo này." in text_of(answer)
     assert AlertStore(world.services.engine).alerts(ids=[ym_alert.id])[0].acked_at is None
     for chosen in ({"commune-filter-crop": "rice_summer"}, {"commune-filter-level": "3"}, {}):
         answer = refresh_request(server, session, **chosen)
         assert answer.status_code == 200
-        assert "lua-b" not in said(answer) and lua_b not in rows_of(answer)
-    assert "commune-none-match" in said(
+        assert "lua-b" not in text_of(answer) and lua_b not in rows_of(answer)
+    assert "commune-none-match" in text_of(
         refresh_request(server, session, **{"commune-filter-crop": "rice_summer"})
     )
     old_only = refresh_request(server, session, **{"commune-filter-old": "old"})
-    assert "commune-none-match" in said(old_only)  # every node reported a minute ago
+    assert "commune-none-match" in text_of(old_only)  # every node reported a minute ago
     inbox = inbox_request(server, session)
-    assert inbox.status_code == 200 and "Ruộng lua-1" in said(inbox)
-    assert "Tưới hôm nay" not in said(inbox) and f'"data-alert":"{ym_alert.id}"' not in said(inbox)
+    assert inbox.status_code == 200 and "Ruộng lua-1" in text_of(inbox)
+    assert "Tưới hôm nay" not in text_of(inbox) and f'"data-alert":"{ym_alert.id}"' not in text_of(
+        inbox
+    )
     assert ym_alert.id not in {a["id"] for a in api.json()}
     assert httpx.post(f"{server}/_dash-update-component", json={}).status_code == 401
 
@@ -294,11 +257,6 @@ def test_the_officer_sees_the_commune_filters_it_and_acknowledges_an_alert(
         f"fields+map answer: {len(biggest.content)} B ({len(gzip.compress(biggest.content))} B gzip)"
     )
     assert largest[0] < 20_000
-
-
-def said(answer: httpx.Response) -> str:
-    """A callback's answer as text, its words unescaped (Dash escapes non-ASCII)."""
-    return json.dumps(answer.json(), ensure_ascii=False, separators=(",", ":"))
 
 
 def rows_of(answer: httpx.Response) -> set[str]:

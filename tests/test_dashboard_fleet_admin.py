@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -29,8 +28,11 @@ from tests.dashboard_world import (
     as_phone,
     base_url,
     build,
+    callback_request,
+    cookies,
     log_in,
     no_overflow,
+    text_of,
 )
 
 HOUR_MS = 3_600_000
@@ -64,10 +66,6 @@ def fleet_cases(world: World, tmp_path: Path) -> tuple[str, str]:
     return offline, silent
 
 
-def cookies(dash_duo) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    return {c["name"]: c["value"] for c in dash_duo.driver.get_cookies()}
-
-
 def api_session(server: str, who: Login) -> dict[str, str]:
     """A session cookie of `who`, logged in through the API."""
     answer = httpx.post(
@@ -77,45 +75,15 @@ def api_session(server: str, who: Login) -> dict[str, str]:
     return {"ruong_session": answer.json()["token"]}
 
 
-def update_component(
-    server: str,
-    session: dict[str, str],
-    outputs: list[tuple[str, str]],
-    inputs: list[Any],
-    state: list[dict[str, Any]],
-    changed: str,
-) -> httpx.Response:
-    """A Dash callback request as the browser sends it, made by hand."""
-    if len(outputs) == 1:
-        output: str = ".".join(outputs[0])
-        described: Any = {"id": outputs[0][0], "property": outputs[0][1]}
-    else:
-        output = ".." + "...".join(f"{i}.{p}" for i, p in outputs) + ".."
-        described = [{"id": i, "property": p} for i, p in outputs]
-    body = {
-        "output": output,
-        "outputs": described,
-        "inputs": inputs,
-        "state": state,
-        "changedPropIds": [changed],
-    }
-    return httpx.post(f"{server}/_dash-update-component", json=body, cookies=session)
-
-
-def said(answer: httpx.Response) -> str:
-    """A callback's answer as text (Dash escapes every non-ASCII letter)."""
-    return json.dumps(answer.json(), ensure_ascii=False)
-
-
 def refresh_callback(server: str, session: dict[str, str], page: str) -> httpx.Response:
     """The page's redraw on a new pulse (`page`: fleet, admin)."""
     inputs = [
         {"id": "pulse", "property": "data", "value": {"t": 1}},
         {"id": "lang", "property": "data", "value": "vi"},
     ]
-    return update_component(
-        server, session, [(f"{page}-body", "children")], inputs, [], "pulse.data"
-    )
+    output = f"{page}-body.children"
+    outputs = {"id": f"{page}-body", "property": "children"}
+    return callback_request(server, session, output, outputs, inputs)
 
 
 def size(answer: httpx.Response) -> str:
@@ -128,8 +96,12 @@ def disable_callback(server: str, session: dict[str, str], user: object) -> http
     inputs = [[{"id": button, "property": "n_clicks", "value": 1}]]
     state = [{"id": "lang", "property": "data", "value": "vi"}]
     changed = json.dumps(button, separators=(",", ":"), sort_keys=True) + ".n_clicks"
-    outputs = [("admin-users", "children"), ("admin-notice", "children")]
-    return update_component(server, session, outputs, inputs, state, changed)
+    output = "..admin-users.children...admin-notice.children.."
+    outputs = [
+        {"id": "admin-users", "property": "children"},
+        {"id": "admin-notice", "property": "children"},
+    ]
+    return callback_request(server, session, output, outputs, inputs, state, changed)
 
 
 def test_the_battery_trend_is_the_slope_of_whole_days_and_needs_three_of_them() -> None:
@@ -207,7 +179,7 @@ def test_technician_lands_on_the_fleet_worst_first_with_the_failing_battery_flag
     farmer = refresh_callback(
         base_url(dash_duo), api_session(base_url(dash_duo), FARMER_A), "fleet"
     )
-    assert farmer.status_code == 200 and NOT_FOR_YOU in said(farmer)
+    assert farmer.status_code == 200 and NOT_FOR_YOU in text_of(farmer)
     assert (
         "n0000" not in farmer.text and offline not in farmer.text and "battery" not in farmer.text
     )
@@ -265,11 +237,11 @@ def test_admin_sees_their_people_and_disables_a_farmer_as_the_command_line_does(
     for other in (farmer_b.id, 10**12, "1 OR 1=1", True, None):
         answer = disable_callback(base_url(dash_duo), session, other)
         assert answer.status_code == 200, answer.text
-        assert "Không tìm thấy người dùng này." in said(answer)
-        assert "0987" not in said(answer) and "Bình" not in said(answer)
+        assert "Không tìm thấy người dùng này." in text_of(answer)
+        assert "0987" not in text_of(answer) and "Bình" not in text_of(answer)
     assert not accounts.user(FARMER_B.login).disabled
     own = disable_callback(base_url(dash_duo), session, admin.id)
-    assert "Bạn không thể tự khóa tài khoản của mình." in said(own)
+    assert "Bạn không thể tự khóa tài khoản của mình." in text_of(own)
     assert not accounts.user(ADMIN.login).disabled
     events = audit.events(action="user.disable")
     assert [e.target for e in events if e.outcome == "success"] == [farmer_a.login]
@@ -277,7 +249,7 @@ def test_admin_sees_their_people_and_disables_a_farmer_as_the_command_line_does(
     # a technician's session disables nobody either
     technician = api_session(base_url(dash_duo), TECHNICIAN)
     answer = disable_callback(base_url(dash_duo), technician, farmer_b.id)
-    assert NOT_FOR_YOU in said(answer) and not accounts.user(FARMER_B.login).disabled
+    assert NOT_FOR_YOU in text_of(answer) and not accounts.user(FARMER_B.login).disabled
 
     # the disabled farmer can no longer log in
     log_in(dash_duo, app, FARMER_A, then="#login-error")
