@@ -61,7 +61,6 @@ class Reads:
         self._cache: dict[Hashable, tuple[float, int, object]] = {}
         self._pending: dict[Hashable, Future[object]] = {}
         self._down_until = 0.0
-        self.failures = 0  # reads answered from the cache because the store failed or stalled
 
     def get(self, key: Hashable, fetch: Callable[[Store], T]) -> Answer[T]:
         """`fetch(store)` under `key`: fresh, cached within `fresh_s`, or stale."""
@@ -72,41 +71,35 @@ class Reads:
                 return Answer(cached[2], cached[1], False)  # type: ignore[arg-type]
             if now < self._down_until:
                 return self._stale(key)
-            future: Future[object] | None
             pending = self._pending.get(key)
             if pending is not None and not pending.done():
                 future = pending  # another page asks the same: wait for that one answer
             else:
-                future = self._pool.submit(fetch, self.store)
-                future.add_done_callback(lambda done: self._keep(key, done))
+                future = self._pool.submit(self._fetch, key, fetch)
                 self._pending[key] = future
         try:
             value = future.result(timeout=self.deadline_s)
         except (StoreError, FutureTimeout) as exc:
             with self._lock:
                 self._down_until = time.monotonic() + self.pause_s
-                self.failures += 1
                 log.warning("store read %r answered from the cache: %s", key, exc or "timed out")
                 return self._stale(key)
         with self._lock:
             cached = self._cache[key]
         return Answer(value, cached[1], False)  # type: ignore[arg-type]
 
-    def _keep(self, key: Hashable, done: Future[object]) -> None:
-        """A finished read's answer becomes the cached one, also when it came after its
-        caller's deadline (a slow store still gives the next page its values)."""
-        if done.cancelled() or done.exception() is not None:
-            return
+    def _fetch(self, key: Hashable, fetch: Callable[[Store], T]) -> T:
+        """Run in the pool: the answer becomes the cached one before the caller sees it,
+        also when it comes after the caller's deadline (a slow store still gives the next
+        page its values)."""
+        value = fetch(self.store)
         with self._lock:
-            self._cache[key] = (time.monotonic(), int(time.time() * 1000), done.result())
-            if self._pending.get(key) is done:
-                del self._pending[key]
+            self._cache[key] = (time.monotonic(), int(time.time() * 1000), value)
+            self._pending.pop(key, None)
+        return value
 
     def _stale(self, key: Hashable) -> Answer[Any]:
         cached = self._cache.get(key)
         if cached is None:
             return Answer(None, None, True)
         return Answer(cached[2], cached[1], True)
-
-    def close(self) -> None:
-        self._pool.shutdown(wait=False, cancel_futures=True)
