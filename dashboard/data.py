@@ -24,20 +24,6 @@ FORECAST_MAX_AGE_S = 36 * 3600  # a forecast older than a day and a half is not 
 # forecast kinds a farmer acts on, in display order (et0 is for officers and researchers)
 FORECAST_ORDER = ("irrigation", "awd", "soil_vwc", "pest_")
 
-# Display order and format: (quantity, unit shown, factor from SenML unit, decimals)
-DISPLAY = (
-    ("soil_vwc", "%", 1.0, 1),
-    ("water_level", "cm", 100.0, 0),
-    ("air_temp", "°C", 1.0, 1),
-    ("air_rh", "%", 1.0, 0),
-    ("rain", "mm", 1.0, 1),
-    ("soil_temp", "°C", 1.0, 1),
-    ("leaf_wet", "%", 100.0, 0),
-    ("air_pressure", "hPa", 0.01, 0),
-    ("battery", "V", 1.0, 2),
-    ("rssi", "dBm", 1.0, 0),
-)
-
 
 @dataclass(frozen=True)
 class ForecastView:
@@ -59,12 +45,12 @@ class ForecastView:
     # what the advice was computed from and says in numbers (forecasting.advice.Advice.fields)
     values: dict[str, FieldValue] = dataclass_field(default_factory=dict)
 
-    @property
-    def colour(self) -> str:
-        """Bootstrap colour: 3 act now, 2 soon, 1 watch, 0 fine, None unknown."""
-        return {3: "danger", 2: "warning", 1: "info", 0: "light"}.get(
-            self.level if self.level is not None else -1, "secondary"
-        )
+    def number(self, key: str) -> float | None:
+        """The stored value `key` when it is a number (a missing or text value: None)."""
+        value = self.values.get(key)
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        return None
 
     def text(self, lang: str) -> str:
         """The advice in `lang`."""

@@ -16,6 +16,7 @@ from flask import Flask, Response, make_response, redirect, request
 from backend.i18n import t
 from backend.identity import AuthError, Throttled
 from dashboard.api.context import current_principal, log_in, log_out, set_session_cookie
+from dashboard.shell import LANG_COOKIE
 
 # reachable without a session: the door itself, the API (which answers 401 by itself), and
 # static files that hold no data
@@ -49,7 +50,7 @@ _PAGE = """<!doctype html>
 
 
 def _lang() -> str:
-    lang = request.args.get("lang") or request.cookies.get("ruong_lang") or "vi"
+    lang = request.args.get("lang") or request.cookies.get(LANG_COOKIE) or "vi"
     return lang if lang in ("vi", "en") else "vi"
 
 

@@ -37,7 +37,7 @@ from dashboard.ui import language
 log = logging.getLogger(__name__)
 
 READS = "ruong_reads"  # where create_app keeps the Reads in the Flask app's extensions
-LANG_COOKIE = "ruong_lang"  # the login page (dashboard/login.py) reads it too
+LANG_COOKIE = "ruong_lang"  # the reader's language, for the login page (dashboard/login.py)
 
 # (path, message id of its name, the roles it is for), in the header's order
 NAV = (

@@ -8,7 +8,6 @@ source are on the field page.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -40,10 +39,6 @@ class FieldRow:
     last_ms: int | None  # the newest reading of any of the field's nodes (Unix ms)
     risks: tuple[str, ...]  # the pest kinds at level >= 2
 
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.field.farm, self.field.name)
-
 
 def _rank(view: ForecastView) -> tuple[int, int]:
     order = next((i for i, k in enumerate(ACTION_KINDS) if view.kind.startswith(k)), 9)
@@ -54,9 +49,8 @@ def short_action(view: ForecastView) -> Message:
     """The forecast as a short instruction with its deadline, from its stored values."""
     values = view.values
     if view.kind == "irrigation":
-        mm = values.get("gross_mm")
-        due = values.get("due")
-        if isinstance(mm, int | float) and isinstance(due, str):
+        mm, due = view.number("gross_mm"), values.get("due")
+        if mm is not None and isinstance(due, str):
             if values.get("days_ahead") == 0:
                 return Message(N_("do.irrigate_today"), {"mm": round(mm)})
             return Message(N_("do.irrigate_by"), {"mm": round(mm), "due": due})
@@ -121,7 +115,3 @@ def field_rows(
 def is_old(row: FieldRow, now_ms: int, old_after_s: int) -> bool:
     """No reading within `old_after_s` (s): the row's advice rests on old data."""
     return row.last_ms is None or now_ms - row.last_ms > old_after_s * 1000
-
-
-def today(now_ms: int) -> dt.date:
-    return dt.datetime.fromtimestamp(now_ms / 1000, dt.UTC).date()

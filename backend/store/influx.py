@@ -234,7 +234,7 @@ class InfluxStore(Store):
     def backfill_downsampled(self, since_ms: int, until_ms: int) -> int:
         """Run each CQ's SELECT ... INTO over [since_ms, until_ms), a day at a time (see
         Store.backfill_downsampled); the retention policy must exist (ensure_downsampling).
-        About 0.6 s per day of 100 fields' 15-minute data (bench/year_of_data.py)."""
+        Its time is measured by bench/year_of_data.py."""
         self._ensure_database()
         written = 0
         for span in ds.backfill_spans(since_ms, until_ms, int(time.time() * 1000)):

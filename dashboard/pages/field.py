@@ -113,12 +113,9 @@ def _tank(irrigation: ForecastView | None, lang: str) -> html.Div | None:
     refill point (1 − RAW/TAW) below which the crop starts to suffer."""
     if irrigation is None:
         return None
-    v = irrigation.values
-    dr, taw, raw = v.get("dr_mm"), v.get("taw_mm"), v.get("raw_mm")
-    if not all(isinstance(x, int | float) for x in (dr, taw, raw)) or not taw:
+    dr, taw, raw = (irrigation.number(k) for k in ("dr_mm", "taw_mm", "raw_mm"))
+    if dr is None or raw is None or not taw:
         return None
-    assert isinstance(dr, int | float) and isinstance(taw, int | float)
-    assert isinstance(raw, int | float)
     left = max(0.0, min(100.0, 100.0 * (1 - dr / taw)))
     refill = 100.0 * (1 - raw / taw)
     bar = "bg-danger" if left < refill else "bg-success"
@@ -179,9 +176,9 @@ def _band(soil: ForecastView | None) -> list[tuple[int, float, float, float]]:
         return []
     out = []
     for hours in (24, 48, 72):
-        lo, mid, hi = (soil.values.get(f"{p}_{hours}h_pct") for p in ("lo", "vwc", "hi"))
-        if all(isinstance(x, int | float) for x in (lo, mid, hi)):
-            out.append((soil.time_ms + hours * 3_600_000, float(lo), float(mid), float(hi)))  # type: ignore[arg-type]
+        lo, mid, hi = (soil.number(f"{p}_{hours}h_pct") for p in ("lo", "vwc", "hi"))
+        if lo is not None and mid is not None and hi is not None:
+            out.append((soil.time_ms + hours * 3_600_000, lo, mid, hi))
     return out
 
 
@@ -192,15 +189,15 @@ def _lines(
     is FC − p (FC − WP), with p = RAW / TAW (FAO-56 eq. 83)."""
     if soil is None:
         return None, None
-    fc, wp = soil.values.get("fc_pct"), soil.values.get("wp_pct")
-    if not isinstance(fc, int | float) or not isinstance(wp, int | float):
+    fc, wp = soil.number("fc_pct"), soil.number("wp_pct")
+    if fc is None or wp is None:
         return None, None
     refill = None
     if irrigation is not None:
-        raw, taw = irrigation.values.get("raw_mm"), irrigation.values.get("taw_mm")
-        if isinstance(raw, int | float) and isinstance(taw, int | float) and taw:
+        raw, taw = irrigation.number("raw_mm"), irrigation.number("taw_mm")
+        if raw is not None and taw:
             refill = round(fc - raw / taw * (fc - wp), 1)
-    return float(fc), refill
+    return fc, refill
 
 
 def _irrigation_bars(field: FieldInfo) -> list[tuple[int, float]]:
@@ -269,9 +266,7 @@ def body(field_id: object, lang: str | None) -> list[Any]:
         awd = by_kind.get("awd")
         start = awd.values.get("flowering_start") if awd else None
         end = awd.values.get("flowering_end") if awd else None
-        flowering = (
-            (str(start), str(end)) if isinstance(start, str) and isinstance(end, str) else None
-        )
+        flowering = (start, end) if isinstance(start, str) and isinstance(end, str) else None
         out += [
             html.H2(t("chart.water_title", lang), className="h6 mt-3"),
             dcc.Graph(
