@@ -13,9 +13,10 @@ the same way:
   cards are drawn;
 - repeat visit: the same page opened again in the same browser (its cache warm);
 - largest callback: the largest `/_dash-update-component` answer of either visit;
-- server time: the page's data callbacks as Chromium sent them, replayed `--requests` times
-  over random fields with httpx (p50 and p95 in ms; store answers are not reused between
-  requests).
+- server time: the page's callbacks as Chromium sent them, replayed `--requests` times over
+  random fields with httpx, store answers not reused between requests: p50 and p95 (ms) of
+  the callbacks that draw the page's data (Dash's page router, the old page's cards), and
+  p95 of the rest (header, language, the new-data pulse), which the page does not wait for.
 Budgets (issue "dashboard"): first visit <= 800 KB, repeat <= 50 KB, a callback <= 20 KB,
 p95 < 300 ms.
 """
@@ -58,6 +59,7 @@ class Figures:
     callback_kb: float
     p50_ms: float
     p95_ms: float
+    rest_p95_ms: float
     page: str
 
 
@@ -184,7 +186,7 @@ def measure(root: Path, registry_url: str, store_url: str, ids: list[int], n: in
             cookies = {c["name"]: c["value"] for c in driver.get_cookies()}
         finally:
             driver.quit()
-        times = replay(base, cookies, callbacks, ids, page, n)
+        drawing, rest = replay(base, cookies, callbacks, ids, page, n)
     finally:
         server.terminate()
         server.wait(10)
@@ -192,10 +194,22 @@ def measure(root: Path, registry_url: str, store_url: str, ids: list[int], n: in
         first / 1024,
         repeat / 1024,
         max(big1, big2) / 1024,
-        statistics.median(times),
-        statistics.quantiles(times, n=20)[18],
+        statistics.median(drawing),
+        p95(drawing),
+        p95(rest),
         page,
     )
+
+
+def p95(values: list[float]) -> float:
+    return statistics.quantiles(values, n=20)[18]
+
+
+def is_page(body: str) -> bool:
+    """A callback that draws the page's data: Dash's page router (it renders a page's layout
+    with its data), a field page's redraw, the old single page's cards."""
+    output = json.loads(body)["output"]
+    return any(part in output for part in ("_pages_content", "field-body", "node-cards"))
 
 
 def replay(
@@ -205,29 +219,34 @@ def replay(
     ids: list[int],
     page: str,
     n: int,
-) -> list[float]:
-    """The page's data callbacks replayed for random fields: ms per page (all its callbacks)."""
+) -> tuple[list[float], list[float]]:
+    """The page's callbacks replayed for random fields: ms per page for those that draw its
+    data, and ms per page for the rest (header, language, the new-data pulse)."""
     bodies = [c["postData"] for c in callbacks if c.get("postData")]
     rng = random.Random(0)
-    out = []
+    drawing: list[float] = []
+    rest: list[float] = []
     with httpx.Client(base_url=base, cookies=cookies, timeout=30) as client:
         for _ in range(n):
             field = rng.choice(ids)
-            started = time.perf_counter()
+            spent = {True: 0.0, False: 0.0}
             for body in bodies:
                 text = body.replace(page, f"/field/{field}") if page != "/" else body
                 text = text.replace(
                     f'"field-id","property":"data","value":"{ids[0]}"',
                     f'"field-id","property":"data","value":"{field}"',
                 )
+                started = time.perf_counter()
                 answer = client.post(
                     "/_dash-update-component",
                     content=text,
                     headers={"Content-Type": "application/json"},
                 )
                 answer.raise_for_status()
-            out.append((time.perf_counter() - started) * 1000)
-    return out
+                spent[is_page(body)] += (time.perf_counter() - started) * 1000
+            drawing.append(spent[True])
+            rest.append(spent[False])
+    return drawing, rest
 
 
 def worktree(ref: str, into: Path) -> Path:
@@ -267,12 +286,12 @@ def main() -> None:
     print(f"{args.fields} fields x {args.days} days of 15-minute readings in InfluxDB")
     print(
         f"{'version':<12} {'page':<12} {'first KB':>9} {'repeat KB':>10} {'callback KB':>12} "
-        f"{'p50 ms':>7} {'p95 ms':>7}"
+        f"{'p50 ms':>7} {'p95 ms':>7} {'rest p95':>9}"
     )
     for name, f in rows.items():
         print(
             f"{name:<12} {f.page:<12} {f.first_kb:>9.0f} {f.repeat_kb:>10.1f} {f.callback_kb:>12.1f} "
-            f"{f.p50_ms:>7.0f} {f.p95_ms:>7.0f}"
+            f"{f.p50_ms:>7.0f} {f.p95_ms:>7.0f} {f.rest_p95_ms:>9.0f}"
         )
     print(
         f"{'budget':<12} {'':<12} {BUDGET['first_kb']:>9} {BUDGET['repeat_kb']:>10} "
@@ -283,7 +302,8 @@ def main() -> None:
         print(
             f"{'this/' + args.against[:7]:<25} {new.first_kb / old.first_kb:>9.2f} "
             f"{new.repeat_kb / old.repeat_kb:>10.2f} {new.callback_kb / old.callback_kb:>12.2f} "
-            f"{new.p50_ms / old.p50_ms:>7.2f} {new.p95_ms / old.p95_ms:>7.2f}"
+            f"{new.p50_ms / old.p50_ms:>7.2f} {new.p95_ms / old.p95_ms:>7.2f} "
+            f"{new.rest_p95_ms / max(old.rest_p95_ms, 0.1):>9.2f}"
         )
 
 
