@@ -40,6 +40,9 @@ class Answer(Generic[T]):
 class Reads:
     """Named store reads with a deadline and a last-answer cache, shared by every page.
 
+    deadline_s: how long a read waits for the store when it has an answer to fall back on;
+    first_deadline_s: when it has none (a server just started, a field nobody opened since):
+    a slow store's answer is then worth waiting for, since the alternative is an empty page.
     fresh_s: an answer younger than this is served without asking the store again (the
     nodes report every 15 min; several phones opening the same commune cost one query).
     """
@@ -48,12 +51,14 @@ class Reads:
         self,
         store: Store,
         deadline_s: float = 1.2,
+        first_deadline_s: float = 8.0,
         fresh_s: float = 20.0,
         pause_s: float = 5.0,
         workers: int = 4,
     ) -> None:
         self.store = store
         self.deadline_s = deadline_s
+        self.first_deadline_s = first_deadline_s
         self.fresh_s = fresh_s
         self.pause_s = pause_s
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reads")
@@ -78,7 +83,9 @@ class Reads:
                 future = self._pool.submit(self._fetch, key, fetch)
                 self._pending[key] = future
         try:
-            value = future.result(timeout=self.deadline_s)
+            value = future.result(
+                timeout=self.deadline_s if cached is not None else self.first_deadline_s
+            )
         except (StoreError, FutureTimeout) as exc:
             with self._lock:
                 self._down_until = time.monotonic() + self.pause_s

@@ -27,6 +27,7 @@ class Gate:
 
 def test_fresh_then_stale_from_the_cache_then_back() -> None:
     reads = Reads(store=None, deadline_s=0.2, fresh_s=0.0, pause_s=0.3)  # type: ignore[arg-type]
+    # (a cached answer exists before the store stalls: the short deadline applies)
     gate = Gate()
     gate.open.set()
     first = reads.get("k", gate)
@@ -43,8 +44,22 @@ def test_fresh_then_stale_from_the_cache_then_back() -> None:
     assert (reads.get("k", lambda s: 3).value, gate.calls) == (3, 2)
 
 
+def test_with_nothing_cached_a_read_waits_longer_for_a_slow_store() -> None:
+    reads = Reads(store=None, deadline_s=0.05, first_deadline_s=2.0)  # type: ignore[arg-type]
+    gate = Gate()
+    threading.Timer(0.3, gate.open.set).start()  # slower than deadline_s, within the first
+    answer = reads.get("k", gate)
+    assert (answer.value, answer.stale) == (1, False)
+
+
 def test_a_late_answer_fills_the_cache_for_the_next_page() -> None:
-    reads = Reads(store=None, deadline_s=0.1, fresh_s=10.0, pause_s=0.0)  # type: ignore[arg-type]
+    reads = Reads(
+        store=None,  # type: ignore[arg-type]
+        deadline_s=0.1,
+        first_deadline_s=0.1,
+        fresh_s=10.0,
+        pause_s=0.0,
+    )
     gate = Gate()
     assert reads.get("k", gate).value is None  # nothing cached yet, and too slow
     gate.open.set()
