@@ -2,8 +2,9 @@
 VENV       ?= .venv
 PYTHON     ?= python3
 BIN        := $(VENV)/bin
-RUN_DEBS   := influxdb mosquitto
-TEST_DEBS  := influxdb mosquitto libcoap3-bin postgresql chromium chromium-driver
+RUN_DEBS   := influxdb mosquitto fonts-dejavu-core
+TEST_DEBS  := influxdb mosquitto libcoap3-bin postgresql chromium chromium-driver poppler-utils \
+              fonts-dejavu-core
 
 .PHONY: demo test bench lint clean
 

@@ -108,6 +108,19 @@ class Settings:
     sms_brandname: str = ""
     # the audit trail also goes as RFC 5424 syslog to udp://host:514 or tcp://host:601; "" off
     audit_syslog: str | None = None
+    # [weather]: an Open-Meteo-compatible forecast source ("" = none: the advice assumes no
+    # rain and says so), fetched per site every `refresh_h` hours and cached in `cache_dir`
+    weather_url: str = ""
+    weather_refresh_h: float = 3.0
+    weather_timeout_s: float = 10.0
+    weather_cache_dir: str = "ruong-data/weather"
+    # [clock]: a simulated clock (`ruong demo --speed N`): site time = start + (real time -
+    # origin) x speed, in Unix seconds; speed 1 and start 0 is the real clock (backend/clock.py)
+    clock_speed: float = 1.0
+    clock_start: float = 0.0
+    clock_origin: float = 0.0
+    # [report]: a drainage period of the season report lasts at least this many days
+    report_drainage_min_days: float = 3.0
     source: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -180,6 +193,14 @@ _KEYS: dict[str, tuple[str, str]] = {
     "channels.sms.secret_key": ("sms_secret_key", "RUONG_CHANNELS_SMS_SECRET_KEY"),
     "channels.sms.brandname": ("sms_brandname", "RUONG_CHANNELS_SMS_BRANDNAME"),
     "audit.syslog": ("audit_syslog", "RUONG_AUDIT_SYSLOG"),
+    "weather.url": ("weather_url", "RUONG_WEATHER_URL"),
+    "weather.refresh_h": ("weather_refresh_h", "RUONG_WEATHER_REFRESH_H"),
+    "weather.timeout_s": ("weather_timeout_s", "RUONG_WEATHER_TIMEOUT_S"),
+    "weather.cache_dir": ("weather_cache_dir", "RUONG_WEATHER_CACHE_DIR"),
+    "clock.speed": ("clock_speed", "RUONG_CLOCK_SPEED"),
+    "clock.start": ("clock_start", "RUONG_CLOCK_START"),
+    "clock.origin": ("clock_origin", "RUONG_CLOCK_ORIGIN"),
+    "report.drainage_min_days": ("report_drainage_min_days", "RUONG_REPORT_DRAINAGE_MIN_DAYS"),
 }
 # keys that are numbers, with their type; every other key is a string
 _NUMBER_KEYS: dict[str, type] = {
@@ -191,6 +212,12 @@ _NUMBER_KEYS: dict[str, type] = {
     "alerts.evaluate_every": float,
     "alerts.escalate_after": float,
     "alerts.daily_budget": int,
+    "weather.refresh_h": float,
+    "weather.timeout_s": float,
+    "clock.speed": float,
+    "clock.start": float,
+    "clock.origin": float,
+    "report.drainage_min_days": float,
 }
 
 
@@ -354,6 +381,24 @@ def validate(settings: Settings) -> None:
         raise ConfigError(
             f"{settings._where('gateway.mqtt_share_group')}: {settings.mqtt_share_group!r} "
             "must not contain '/', '+' or '#' (it is one topic level)"
+        )
+    if settings.weather_url:
+        parse_url(settings.weather_url, settings._where("weather.url"), {"http": 80, "https": 443})
+    for key in ("refresh_h", "timeout_s"):
+        if getattr(settings, f"weather_{key}") <= 0:
+            raise ConfigError(
+                f"{settings._where('weather.' + key)}: must be more than 0, "
+                f"got {getattr(settings, f'weather_{key}')}"
+            )
+    if not 0 < settings.clock_speed <= 100_000:
+        raise ConfigError(
+            f"{settings._where('clock.speed')}: must be more than 0 and at most 100000, "
+            f"got {settings.clock_speed}"
+        )
+    if not 0 < settings.report_drainage_min_days <= 60:
+        raise ConfigError(
+            f"{settings._where('report.drainage_min_days')}: must be more than 0 and at most "
+            f"60 days, got {settings.report_drainage_min_days}"
         )
     if not (settings.registry_url.startswith("sqlite:") or "://" in settings.registry_url):
         raise ConfigError(

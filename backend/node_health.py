@@ -1,12 +1,13 @@
 """The rules on a node's newest readings that the dashboard and `ruong node list` both apply:
-is the node reporting, is its battery low, do its sensors fail, did it drop readings, and the
-bare re-flood threshold of a paddy (pure after the store read).
+is the node reporting, is its battery low, do its sensors fail, did it drop readings (pure
+after the store read).
 
 Sources:
-- Re-flood a paddy when the perched water table is 15 cm below the soil surface: IRRI "safe
-  AWD" (Bouman et al. 2007, Water Management in Irrigated Rice; IRRI Rice Knowledge Bank).
-  `forecasting.awd` applies the same threshold with the crop's stage; the firmware's default
-  `water_level_alert_m` (firmware/config.py) is checked against it by the tests.
+- `AWD_REFLOOD_M`: re-flood a paddy when the perched water table is 15 cm below the soil
+  surface: IRRI "safe AWD" (Bouman et al. 2007, Water Management in Irrigated Rice; IRRI Rice
+  Knowledge Bank). `forecasting.awd` applies it with the crop's stage, the field page draws
+  it; the firmware's default `water_level_alert_m` (firmware/config.py) is checked against it
+  by the tests.
 - A Li-ion cell below 3.5 V has under ~10 % charge left: ask for a battery change (the
   firmware's default `battery_low_v` and `ruong node check` use the same value).
 
@@ -26,9 +27,6 @@ from backend.store import Store
 AWD_REFLOOD_M = -0.15  # m, water level relative to the soil surface (negative below)
 BATTERY_LOW_V = 3.5  # V, a 1S Li-ion cell
 OFFLINE_AFTER_S = 3600  # four missed reports at the default 15-minute interval
-
-# the advice about the node itself (the rest, re-flooding, is about the field)
-NODE_ADVICE = frozenset({"offline", "battery_low", "sensor_faults", "dropped", "all_good"})
 
 
 @dataclass
@@ -68,18 +66,18 @@ def latest_by_node(store: Store) -> list[NodeView]:
     return sorted(views.values(), key=lambda v: (v.field, v.node))
 
 
-def advice(view: NodeView, now_ms: int, has_awd_forecast: bool = False) -> list[Advice]:
-    """What the farmer should do about this node's field and the node itself.
+def node_advice(view: NodeView, now_ms: int) -> list[Advice]:
+    """What the technician or farmer should do about the node itself (`ruong node list`, the
+    fleet page): reporting, battery, sensor faults, dropped readings.
 
-    has_awd_forecast: the field has an AWD forecast, which says more than the bare
-    re-flood threshold (it knows the crop stage), so the threshold rule stays silent.
+    There is no field rule here: whether a field needs water depends on its crop and stage,
+    which the forecasts know (`forecasting.awd` re-floods a paddy at `AWD_REFLOOD_M`; an upland
+    field has no water level at all), so a bare threshold on the newest reading would tell a
+    maize grower to flood a paddy (issue 16).
     """
     out: list[Advice] = []
     if now_ms - view.time_ms > OFFLINE_AFTER_S * 1000:
         out.append(Advice(N_("offline"), "danger", {}))
-    level = view.values.get("water_level")
-    if level is not None and level <= AWD_REFLOOD_M and not has_awd_forecast:
-        out.append(Advice(N_("reflood"), "warning", {"cm": round(-level * 100)}))
     battery = view.values.get("battery")
     if battery is not None and battery < BATTERY_LOW_V:
         out.append(Advice(N_("battery_low"), "warning", {"v": battery}))
@@ -90,8 +88,3 @@ def advice(view: NodeView, now_ms: int, has_awd_forecast: bool = False) -> list[
     if dropped:
         out.append(Advice(N_("dropped"), "info", {"n": int(dropped)}))
     return out or [Advice(N_("all_good"), "success", {})]
-
-
-def node_advice(view: NodeView, now_ms: int) -> list[Advice]:
-    """Only the rules about the node itself (`ruong node list`, the fleet page)."""
-    return [a for a in advice(view, now_ms) if a.key in NODE_ADVICE]

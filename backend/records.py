@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
-from backend.schema import RECORD_KINDS, FieldRecord, utc
+from backend.schema import RECORD_KINDS, Farm, Field, FieldRecord, utc
 
 MAX_IRRIGATION_MM = 500.0  # more than a paddy holds: a typing slip, not a record
 MAX_COUNT = 100_000
@@ -104,6 +104,23 @@ def records(engine: Engine, field_id: int, since: datetime | None = None) -> lis
         query = query.where(FieldRecord.time >= since)
     with Session(engine) as session:
         return [_record(r) for r in session.scalars(query.order_by(FieldRecord.time))]
+
+
+def farm_records(engine: Engine, farm: str, since: datetime) -> dict[str, list[Record]]:
+    """The records of every field of `farm` from `since`, by field name, oldest first (what
+    the forecasts take as the farmer's inputs)."""
+    query = (
+        select(Field.name, FieldRecord)
+        .join(FieldRecord, FieldRecord.field_id == Field.id)
+        .join(Farm, Farm.id == Field.farm_id)
+        .where(Farm.name == farm, FieldRecord.time >= since)
+        .order_by(FieldRecord.time)
+    )
+    out: dict[str, list[Record]] = {}
+    with Session(engine) as session:
+        for name, row in session.execute(query):
+            out.setdefault(name, []).append(_record(row))
+    return out
 
 
 def _record(row: FieldRecord) -> Record:

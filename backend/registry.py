@@ -34,6 +34,7 @@ from backend.schema import (
 NODE_ID = re.compile(r"^[a-z0-9][a-z0-9-]{1,31}$")
 NAME = re.compile(r"^[\w-]{1,64}$")
 TRANSPORTS = ("coap", "mqtt")
+VARIETY = re.compile(r"^[\w-]{1,32}$")  # plantings.variety is String(32)
 # where a farm goes that is named for the first time by `ruong node provision` (migration 0002
 # moved the farms of before into it too); `ruong farm add --org` places a farm explicitly
 DEFAULT_ORGANISATION = "default"
@@ -103,7 +104,9 @@ class NodeInfo:
 
 @dataclass(frozen=True)
 class PlantingInfo:
-    """A field's current planting (see `Planting`); area in m2."""
+    """A field's current planting (see `Planting`); area in m2; variety: a rice variety's key
+    (forecasting/data/rice_varieties.csv) or None; season_days: transplanting to harvest
+    (days) or None when unknown."""
 
     farm: str
     field: str
@@ -111,8 +114,10 @@ class PlantingInfo:
     planted: date
     soil: str
     area_m2: float
+    variety: str | None = None
+    season_days: int | None = None
 
-    def as_json(self) -> dict[str, str | float]:
+    def as_json(self) -> dict[str, str | float | None]:
         return {**asdict(self), "planted": self.planted.isoformat()}
 
 
@@ -285,18 +290,32 @@ class Registry:
             row.revoked_at = datetime.now(UTC)
 
     def plant(
-        self, farm: str, field: str, crop: str, planted: date, soil: str, area_m2: float
+        self,
+        farm: str,
+        field: str,
+        crop: str,
+        planted: date,
+        soil: str,
+        area_m2: float,
+        variety: str | None = None,
+        season_days: int | None = None,
     ) -> PlantingInfo:
         """Record what grows on `farm`/`field` (which must have a node), replacing the last.
 
-        The caller checks `crop` and `soil` against the forecasting library; the registry
-        checks names, the area (m2, > 0) and that the field exists.
+        The caller checks `crop`, `soil` and `variety` (None: none) against the forecasting
+        library; the registry checks names, the area (m2, > 0), the season's length
+        (`season_days`, transplanting to harvest in days, > 0; None: unknown) and that the
+        field exists.
         """
         if not area_m2 > 0:
             raise RegistryError(f"area must be a positive number of m2, got {area_m2}")
         for what, value in (("crop", crop), ("soil", soil)):
             if not NAME.match(value):
                 raise RegistryError(f"{what} {value!r}: use 1-64 letters, digits, _ or -")
+        if variety is not None and not VARIETY.match(variety):
+            raise RegistryError(f"variety {variety!r}: use 1-32 letters, digits, _ or -")
+        if season_days is not None and not season_days > 0:
+            raise RegistryError(f"season_days must be a positive number of days: {season_days}")
         with Session(self.engine) as session, session.begin():
             row = session.scalar(
                 select(Field).join(Farm).where(Farm.name == farm, Field.name == field)
@@ -305,12 +324,21 @@ class Registry:
                 raise RegistryError(f"unknown field {farm}/{field}: provision a node on it first")
             if row.planting is None:
                 session.add(
-                    Planting(field=row, crop=crop, planted=planted, soil=soil, area_m2=area_m2)
+                    Planting(
+                        field=row,
+                        crop=crop,
+                        planted=planted,
+                        soil=soil,
+                        area_m2=area_m2,
+                        variety=variety,
+                        season_days=season_days,
+                    )
                 )
             else:
                 row.planting.crop, row.planting.planted = crop, planted
                 row.planting.soil, row.planting.area_m2 = soil, area_m2
-            return PlantingInfo(farm, field, crop, planted, soil, area_m2)
+                row.planting.variety, row.planting.season_days = variety, season_days
+            return PlantingInfo(farm, field, crop, planted, soil, area_m2, variety, season_days)
 
     def plantings(self, farm: str | None = None) -> list[PlantingInfo]:
         """Every field's current planting, by farm and field name."""
@@ -324,7 +352,16 @@ class Registry:
             if farm is not None:
                 query = query.where(Farm.name == farm)
             return [
-                PlantingInfo(farm_name, field_name, p.crop, p.planted, p.soil, p.area_m2)
+                PlantingInfo(
+                    farm_name,
+                    field_name,
+                    p.crop,
+                    p.planted,
+                    p.soil,
+                    p.area_m2,
+                    p.variety,
+                    p.season_days,
+                )
                 for p, field_name, farm_name in session.execute(query)
             ]
 

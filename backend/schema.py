@@ -81,7 +81,8 @@ class Field(Base):
 
 
 class Planting(Base):
-    """What grows on a field this season: the forecasts' inputs (crop, soil, date, area)."""
+    """What grows on a field this season: the forecasts' inputs (crop, soil, date, area, and
+    for rice the variety) and the season's length, which dates the harvest."""
 
     __tablename__ = "plantings"
     field_id: Mapped[int] = mapped_column(ForeignKey("fields.id"), primary_key=True)
@@ -89,6 +90,11 @@ class Planting(Base):
     planted: Mapped[date] = mapped_column(Date)  # sowing or transplanting day
     soil: Mapped[str] = mapped_column(String(32))  # texture in forecasting/data/soils.csv
     area_m2: Mapped[float] = mapped_column(Float)
+    # key in forecasting/data/rice_varieties.csv (migration 0004); None: the crop's FAO-56 rows
+    variety: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # transplanting to harvest (days; the crop's season, variety-scaled; migration 0004);
+    # None: unknown, the season report then counts to its own end (no harvest date)
+    season_days: Mapped[int | None] = mapped_column(Integer, nullable=True)
     field: Mapped[Field] = relationship(back_populates="planting")
 
 

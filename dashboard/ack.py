@@ -13,6 +13,7 @@ from flask import Flask, Response, make_response, request
 from backend.alerts.links import verify
 from backend.alerts.store import AlertStore
 from backend.i18n import render, t
+from dashboard import site_clock
 from dashboard.api.context import client_address, services
 
 _PAGE = """<!doctype html>
@@ -40,9 +41,9 @@ def ack_page(alert_id: int) -> Response:
         args.get("p", ""),
         args.get("e", ""),
         args.get("s", ""),
-        datetime.now(UTC),
+        datetime.now(UTC),  # real: the link's lifetime is a credential's (backend/alerts/links.py)
     )
-    store = AlertStore(services().engine)
+    store = AlertStore(services().engine, site_clock.site_clock())
     alerts = store.alerts(ids=[alert_id]) if person is not None else []
     if person is None or not alerts:
         refused = escape(t("ack.refused", lang))

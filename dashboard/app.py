@@ -15,7 +15,8 @@ import flask_bootstrap
 from dash import Dash, State
 from flask import send_from_directory
 
-from dashboard import ack, api, login, metrics, shell
+from backend.clock import Clock
+from dashboard import ack, api, login, metrics, shell, site_clock
 from dashboard.api.context import ApiServices
 from dashboard.pages import register_all
 from dashboard.reads import Reads
@@ -30,13 +31,19 @@ FRESH_S = 20.0
 
 
 def create_app(
-    services: ApiServices, refresh_s: float = REFRESH_S, fresh_s: float = FRESH_S
+    services: ApiServices,
+    refresh_s: float = REFRESH_S,
+    fresh_s: float = FRESH_S,
+    clock: Clock | None = None,
 ) -> Dash:
     """The Dash app, its login door and the JSON API, over `services` (ApiServices.open).
 
     refresh_s: the pulse's clock; fresh_s: how long a store answer is reused for every
-    page and session (dashboard/reads.py).
+    page and session (dashboard/reads.py), both real seconds; clock: the site's
+    (backend/clock.py, default the real one), the "now" of every time of the site's data
+    (dashboard/site_clock.py).
     """
+    clock = clock or Clock()
     app = Dash(
         __name__,
         title="Ruộng",
@@ -56,11 +63,12 @@ def create_app(
     def bootstrap_css():
         return send_from_directory(BOOTSTRAP_CSS_DIR, "bootstrap.min.css", max_age=86400)
 
+    site_clock.install(app.server, clock)
     api.register(app.server, services)
-    app.server.extensions[shell.READS] = Reads(services.store, fresh_s=fresh_s)
+    app.server.extensions[shell.READS] = Reads(services.store, fresh_s=fresh_s, clock=clock)
     login.install(app.server)
     ack.install(app.server)
-    metrics.install(app.server, services.engine)
+    metrics.install(app.server, services.engine, clock)
     register_all(app)
     app.layout = shell.layout(refresh_s)
     shell.register(app)

@@ -52,6 +52,13 @@ class ForecastView:
             return float(value)
         return None
 
+    @property
+    def reading_ms(self) -> int | None:
+        """The sample time (Unix ms) of the newest reading the advice was computed from (its
+        `reading_ms` field); None for points written before the forecast job recorded it."""
+        value = self.number("reading_ms")
+        return int(value) if value is not None and value > 0 else None
+
     def text(self, lang: str) -> str:
         """The advice in `lang`."""
         if self.message is not None:

@@ -9,7 +9,7 @@ them on the server, and an alert outside those fields gets nothing of it.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, cast
 
 from dash import MATCH, Dash, Input, Output, State, ctx, dcc, html, no_update
@@ -22,6 +22,7 @@ from backend.alerts.store import AlertStore, AlertView
 from backend.i18n import ago, render, t
 from backend.identity import Principal
 from backend.schema import User
+from dashboard import site_clock
 from dashboard.api.alerts import AlertNotFound, acknowledge_alert, visible_alerts
 from dashboard.api.context import services
 from dashboard.ui import LOCAL, attr, clock, colour, language, level_dot
@@ -82,7 +83,7 @@ def _moment(moment: datetime, now: datetime) -> str:
 
 def acked_view(alert: AlertView, names: dict[int, str], lang: str) -> html.Div:
     """What an acknowledged alert shows instead of its form: who, when, what they did."""
-    when = _moment(alert.acked_at or datetime.now(UTC), datetime.now(UTC))
+    when = _moment(alert.acked_at or site_clock.now(), site_clock.now())
     who = names.get(alert.acked_by) if alert.acked_by is not None else None
     if who:
         words = t("inbox.acked", lang, who=who, when=when)
@@ -122,7 +123,7 @@ def inbox_view(principal: Principal, fields: Sequence[FieldInfo], lang: str) -> 
         return [html.P(t("inbox.empty", lang), className="small text-muted mb-0", id="inbox-empty")]
     names = {f.id: f.name for f in fields}
     who = _names({a.acked_by for a, _ in alerts if a.acked_by is not None})
-    now = datetime.now(UTC)
+    now = site_clock.now()
     items = []
     for a, started in alerts:
         since = ago(max(0.0, (now - started).total_seconds()), lang)

@@ -16,15 +16,18 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
 from backend.alerts.rules import spec_of
+from backend.clock import Clock
 from backend.schema import AlertRow, OutboxRow, utc
 
 
 class AlertsCollector(Collector):
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+        """clock: the site's; the outbox's send_at are site times (backend/alerts/outbox.py)."""
         self.engine = engine
+        self.clock = clock or Clock()
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        now = datetime.now(UTC)
+        now = datetime.fromtimestamp(self.clock.now_s(), UTC)
         with Session(self.engine) as session:
             alerts = session.execute(
                 select(AlertRow.state, AlertRow.rule_id, func.count()).group_by(
@@ -63,15 +66,17 @@ class AlertsCollector(Collector):
         yield GaugeMetricFamily(
             "ruong_alert_outbox_depth", "messages due and not yet answered", value=depth
         )
-        age = (now - utc(oldest)).total_seconds() if oldest is not None else 0.0
+        # in real seconds on any clock, as the outbox's own depth(): a sender's health
+        waited_s = (now - utc(oldest)).total_seconds() if oldest is not None else 0.0
+        age = self.clock.real_seconds(waited_s)
         yield GaugeMetricFamily(
             "ruong_alert_outbox_oldest_seconds", "how long the oldest due message waits", value=age
         )
 
 
-def install(server: Flask, engine: Engine) -> None:
+def install(server: Flask, engine: Engine, clock: Clock | None = None) -> None:
     registry = CollectorRegistry()
-    registry.register(AlertsCollector(engine))
+    registry.register(AlertsCollector(engine, clock))
 
     def metrics() -> Response:
         return Response(generate_latest(registry), mimetype="text/plain; version=0.0.4")

@@ -20,6 +20,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from backend.clock import Clock
 from backend.store import Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -45,6 +46,8 @@ class Reads:
     a slow store's answer is then worth waiting for, since the alternative is an empty page.
     fresh_s: an answer younger than this is served without asking the store again (the
     nodes report every 15 min; several phones opening the same commune cost one query).
+    All of these are real seconds; an answer's `at_ms` is the site's time (`clock`), the
+    time a stale banner shows next to the data's own.
     """
 
     def __init__(
@@ -55,12 +58,14 @@ class Reads:
         fresh_s: float = 20.0,
         pause_s: float = 5.0,
         workers: int = 4,
+        clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.deadline_s = deadline_s
         self.first_deadline_s = first_deadline_s
         self.fresh_s = fresh_s
         self.pause_s = pause_s
+        self.clock = clock or Clock()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="reads")
         self._lock = threading.Lock()
         self._cache: dict[Hashable, tuple[float, int, object]] = {}
@@ -101,7 +106,7 @@ class Reads:
         page its values)."""
         value = fetch(self.store)
         with self._lock:
-            self._cache[key] = (time.monotonic(), int(time.time() * 1000), value)
+            self._cache[key] = (time.monotonic(), self.clock.now_ms(), value)
             self._pending.pop(key, None)
         return value
 

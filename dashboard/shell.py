@@ -9,7 +9,6 @@ redraw only when the answer changes, or when the store's state does (stale or ba
 from __future__ import annotations
 
 import logging
-import time
 from typing import Any
 
 from dash import (
@@ -29,6 +28,7 @@ from flask import current_app, request
 from backend.i18n import N_, t
 from backend.identity import Principal
 from backend.node_health import NodeView, latest_by_node
+from dashboard import site_clock
 from dashboard.api.context import current_principal, services
 from dashboard.data import ForecastView, latest_forecasts
 from dashboard.reads import Answer, Reads
@@ -45,6 +45,7 @@ NAV = (
     ("/commune", N_("nav.commune"), ("officer",)),
     ("/fleet", N_("nav.fleet"), ("technician", "admin")),
     ("/admin", N_("nav.admin"), ("admin",)),
+    ("/report", N_("nav.report"), ("officer", "viewer", "admin")),
 )
 
 
@@ -61,11 +62,13 @@ def latest_nodes() -> Answer[list[NodeView]]:
 
 def forecasts() -> Answer[dict[tuple[str, str], list[ForecastView]]]:
     """The newest forecast of each kind per (farm, field), cached; callers filter by scope."""
-    return reads().get(("forecasts",), lambda store: latest_forecasts(store, now_ms()))
+    now = now_ms()  # here: the read runs on a pool thread, outside the app (no clock there)
+    return reads().get(("forecasts",), lambda store: latest_forecasts(store, now))
 
 
 def now_ms() -> int:
-    return int(time.time() * 1000)
+    """The site's now (Unix ms): the demo's clock may run ahead of the real one."""
+    return site_clock.now_ms()
 
 
 def layout(refresh_s: float) -> html.Div:

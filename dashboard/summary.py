@@ -38,6 +38,8 @@ class FieldRow:
     stage: str | None  # FAO-56 stage of the crop today, from the irrigation advice
     last_ms: int | None  # the newest reading of any of the field's nodes (Unix ms)
     risks: tuple[str, ...]  # the pest kinds at level >= 2
+    # the newest reading the row's action was computed from (Unix ms; None: not said)
+    reading_ms: int | None = None
 
 
 def _rank(view: ForecastView) -> tuple[int, int]:
@@ -50,12 +52,17 @@ def short_action(view: ForecastView) -> Message:
     values = view.values
     if view.kind == "irrigation":
         mm, due = view.number("gross_mm"), values.get("due")
+        rain = view.number("postponed_for_rain_mm")
+        if rain is not None:  # due now, but forecast rain can stand in for it
+            return Message(N_("do.wait_for_rain"), {"mm": round(rain)})
         if mm is not None and isinstance(due, str):
             if values.get("days_ahead") == 0:
                 return Message(N_("do.irrigate_today"), {"mm": round(mm)})
             return Message(N_("do.irrigate_by"), {"mm": round(mm), "due": due})
     if view.kind == "awd":
         action = values.get("action")
+        if action == "irrigate" and "recorded_ms" in values:  # the farmer said it is done
+            return Message(N_("do.wait_for_water"))
         if action == "irrigate":
             return Message(N_("do.reflood_today"))
         if action == "drain":
@@ -79,9 +86,11 @@ def field_row(
     irrigation = next((v for v in views if v.kind == "irrigation"), None)
     stage = irrigation.values.get("stage") if irrigation is not None else None
     known = [v.level for v in views if v.kind.startswith(ACTION_KINDS) and v.level is not None]
+    reading_ms: int | None = None
     if acting:
         level: int | None = acting[0].level
         action = short_action(acting[0])
+        reading_ms = acting[0].reading_ms
     elif known:
         level, action = 0, Message(N_("do.nothing"))
     else:
@@ -93,6 +102,7 @@ def field_row(
         stage=stage if isinstance(stage, str) else None,
         last_ms=max(times) if times else None,
         risks=tuple(v.kind for v in views if v.kind.startswith("pest_") and (v.level or 0) >= 2),
+        reading_ms=reading_ms,
     )
 
 

@@ -56,6 +56,35 @@ def clock(time_ms: int) -> str:
     return dt.datetime.fromtimestamp(time_ms / 1000, LOCAL).strftime("%H:%M")
 
 
+def day_month(time_ms: int) -> str:
+    """dd/mm in the province's time."""
+    return dt.datetime.fromtimestamp(time_ms / 1000, LOCAL).strftime("%d/%m")
+
+
+def same_day(time_ms: int, now_ms: int) -> bool:
+    """Whether two times fall on one day of the province's calendar."""
+    local = (dt.datetime.fromtimestamp(ms / 1000, LOCAL).date() for ms in (time_ms, now_ms))
+    return next(local) == next(local)
+
+
+def moment(time_ms: int, now_ms: int, lang: str) -> str:
+    """'14:05' today, '14:05 ngày 02/12' another day (the province's time; now_ms the
+    site's now)."""
+    if same_day(time_ms, now_ms):
+        return clock(time_ms)
+    return t("event.when", lang, hhmm=clock(time_ms), day=day_month(time_ms))
+
+
+def reading_note(reading_ms: int | None, now_ms: int, lang: str) -> str | None:
+    """'theo số đo lúc 14:05' (with its date when not today): the newest reading a piece of
+    advice was computed from (its `reading_ms`); None for advice that does not say."""
+    if reading_ms is None or reading_ms <= 0:
+        return None
+    if same_day(reading_ms, now_ms):
+        return t("advice.from_reading", lang, hhmm=clock(reading_ms))
+    return t("advice.from_reading_day", lang, hhmm=clock(reading_ms), day=day_month(reading_ms))
+
+
 def freshness(time_ms: int | None, now_ms: int, lang: str) -> html.Span:
     """'Cập nhật: 5 phút trước', red when older than OLD_AFTER_S, 'no data' without any."""
     if time_ms is None:

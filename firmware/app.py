@@ -77,19 +77,22 @@ def make_transport(settings):
     )
 
 
-def make_sensors(drivers, bme280=None):
-    """The reference paddy node's sensors as [(quantities, driver)], in reading order (the
-    water level's speed of sound uses the air temperature read before it)."""
+def make_sensors(drivers, bme280=None, kind="paddy"):
+    """The reference node's sensors as [(quantities, driver)], in reading order (the water
+    level's speed of sound uses the air temperature read before it). `kind` "upland" has no
+    water-level ranger: hardware/bom_paddy.csv carries the JSN-SR04T "paddy water level in
+    the AWD tube", hardware/bom_upland.csv no ranger at all."""
     sensors = [
         (("air_temp", "air_rh"), drivers.sht3x),
         (("soil_temp",), drivers.ds18b20),
         (("soil_vwc",), drivers.soil_moisture),
         (("leaf_wet",), drivers.leaf_wetness),
         (("rain",), drivers.rain),
-        (("water_level",), drivers.water_level),
         (("battery",), drivers.battery),
         (("rssi",), drivers.rssi),
     ]
+    if kind == "paddy":
+        sensors.insert(5, (("water_level",), drivers.water_level))
     if bme280 is not None:
         sensors.insert(1, (("air_pressure",), bme280.read))
     return sensors
@@ -125,7 +128,9 @@ def run(settings, cycles_done=0):
         modules["outbox"].Outbox(
             state_dir, names, settings["outbox_max_records"], settings["outbox_max_bytes"]
         ),
-        make_sensors(modules["drivers"], sys.modules.get("bme280")) if drivers_on else None,
+        make_sensors(modules["drivers"], sys.modules.get("bme280"), settings["kind"])
+        if drivers_on
+        else None,
         settings,
         settings["max_uplink_bytes"],
         settings["max_uplinks_per_cycle"],
@@ -156,11 +161,15 @@ def run(settings, cycles_done=0):
 
 def load_settings(path):
     """The validated settings (config.py, dropped from RAM again), or None after one line on
-    stderr naming the bad key."""
+    stderr naming the bad key. The node's kind is checked here, not in config.py: a config
+    naming no state_dir is compiled from source, where config.py has no room to spare."""
     import config  # its code is not needed while the node runs
 
     try:
-        return config.load_config(path)
+        settings = config.load_config(path)
+        if settings["kind"] not in ("paddy", "upland"):
+            raise config.ConfigError("kind", "expected 'paddy' or 'upland'")
+        return settings
     except config.ConfigError as exc:
         sys.stderr.write("bad config: %s\n" % exc)
         return None

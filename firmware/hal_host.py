@@ -11,10 +11,17 @@ A technician's calibration: while `<state_dir>/sim_probe` exists the soil probe 
 soil, held in what the file names: "air" | "water" | a count, then optionally a noise amplitude
 in counts ("water 40"); the tests write it between `ruong node calibrate`'s prompts.
 
+The farmer's pump: when `<state_dir>/sim_irrigate` exists (text: mm of water, "50") the
+field gets that much water at the next sample and the file is removed (the demo's scripted
+farmer writes it). `sim` (config) is the field's kind, crop, soil and carried water state
+(sim_field.Field); `clock` (config, {speed, start, origin}) puts the node on the demo's
+simulated clock: site time = start + (real time - origin) x speed (backend/clock.py).
+
 `faults` (config) breaks a sensor on purpose: {"sht3x": "crc" | "absent" | "oserror",
 "bme280": ..., "ds18b20": "crc" | "absent", "soil": "open", "leaf": "open", "level": "no_echo"}.
 """
 
+import os
 import time
 
 import drivers
@@ -36,8 +43,14 @@ class HostHAL(HAL):
     def __init__(self, settings):
         import sim_field  # the simulator stays off the board
 
-        self.tip_mm = sim_field.TIP_MM
-        self.field = sim_field.Field(settings["field"], settings.get("seed", 0))
+        sim = dict(settings.get("sim") or {})
+        # the node's kind and rain gauge are the field's
+        sim["kind"] = settings.get("kind", "paddy")
+        self.tip_mm = sim["tip_mm"] = settings.get("rain_mm_per_tip", sim_field.TIP_MM)
+        self.sim = sim
+        self.field = sim_field.Field(settings["field"], settings.get("seed", 0), sim)
+        clock = settings.get("clock")  # {speed, start: site Unix s, origin: real Unix s}
+        self.clock = clock and (clock["speed"], clock["start"], clock["origin"])
         self.faults = settings.get("faults") or {}
         self.soil_cal = settings.get("soil_cal") or SOIL_CAL
         self.mount_m = settings.get("level_mount_m", 0.6)
@@ -48,6 +61,7 @@ class HostHAL(HAL):
         self.sim_s = 0  # simulated seconds since start_s
         self.pulse_path = join(settings["state_dir"], "pulses")
         self.probe_path = join(settings["state_dir"], "sim_probe")
+        self.irrigate_path = join(settings["state_dir"], "sim_irrigate")
         self.truth_t = None
         self.truth = None
         self.regs = None
@@ -56,9 +70,16 @@ class HostHAL(HAL):
 
     # -- clock and the simulated truth ---------------------------------------------------
     def time_s(self):
-        t_s = self.start_s + self.sim_s if self.step_s else unix_time_s()
+        if self.step_s:
+            t_s = self.start_s + self.sim_s
+        elif self.clock:
+            speed, start, origin = self.clock
+            t_s = int(start + (unix_time_s() - origin) * speed)
+        else:
+            t_s = unix_time_s()
         if t_s != self.truth_t:
             self.truth_t = t_s
+            self._irrigate(t_s)
             self.truth = self.field.sample(t_s)
             self.regs = None
             self._rain_edges(t_s, round(self.truth["rain"] / self.tip_mm))
@@ -73,8 +94,23 @@ class HostHAL(HAL):
         self.sim_s += sim_advance_s(self.step_s, self.interval_s, seconds)
         time.sleep(seconds)
 
+    def _irrigate(self, t_s):
+        """Water the farmer pumped in since the last sample (`sim_irrigate`), given now."""
+        try:
+            with open(self.irrigate_path) as f:
+                mm = float(f.read().split()[0])
+        except OSError:
+            return
+        os.remove(self.irrigate_path)
+        self.field.irrigate(mm, t_s)
+
     def carried(self):
-        return {"sim_start": self.start_s + self.sim_s} if self.step_s else {}
+        # the field's water goes on from where it got to, not from the config's state
+        self.sim["state"] = self.field.state()
+        carried = {"sim": self.sim}
+        if self.step_s:
+            carried["sim_start"] = self.start_s + self.sim_s
+        return carried
 
     def sleep_ms(self, ms):
         pass  # conversion delays: the simulated sensor is ready at once
@@ -117,9 +153,9 @@ class HostHAL(HAL):
         return 0
 
     def echo_us(self, channel):
-        if self._fault("level") == "no_echo":
-            return -1
         truth = self._now()
+        if self._fault("level") == "no_echo" or "water_level" not in truth:
+            return -1  # an upland field has no water to echo from (nor a ranger: app.py)
         speed = 331.3 + 0.606 * truth["air_temp"]
         return round((self.mount_m - truth["water_level"]) * 2 / speed * 1e6)
 

@@ -97,7 +97,7 @@ def check(path=app.CONFIG_FILE):
     import bme280
     import senml
 
-    sensors = app.make_sensors(drivers, bme280)
+    sensors = app.make_sensors(drivers, bme280, settings.get("kind", "paddy"))
     values, flags = drivers.read_all(_Peek(board), settings, sensors, senml.QUANTITIES)
     reads = []
     for names, _driver in sensors:

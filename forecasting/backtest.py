@@ -27,6 +27,15 @@ same imperfect outlook (`forecasting.outlook`). Baselines:
 Skill = 1 - MAE_model / MAE_baseline; a 90 % interval of each skill from a bootstrap over
 held-out seasons says how sure the sign is. :meth:`Backtest.to_text` says plainly at which
 horizons the model does not beat a baseline.
+
+With and without the farmer's records
+-------------------------------------
+Every origin is scored twice on the same seasons, outlooks and readings: without irrigation
+records (the model's irrigation feature NaN, the FAO-56 balance given no irrigation: the
+main table, the case of a farmer who records nothing) and with them (every season's applied
+irrigation in the model's features, and in the FAO-56 balance the irrigation recorded
+between the last reading and the origin, which that reading has not seen; irrigation after
+the origin is in no method's inputs). Persistence is the same in both.
 """
 
 from __future__ import annotations
@@ -56,18 +65,24 @@ def fao56_forecast(
     et0_next: np.ndarray,
     field_: Field,
     origin_date: dt.date,
+    irrigation_mm: float = 0.0,
 ) -> np.ndarray:
     """The FAO-56 balance's soil_vwc (%) at each of HORIZONS_H (see the module notes).
 
     vwc_last: the last reading (%); rain_next, et0_next: the outlook's 72 hourly values (mm);
-    origin_date: the origin's local date (block k is dated origin_date + k days for Kc).
+    origin_date: the origin's local date (block k is dated origin_date + k days for Kc);
+    irrigation_mm: net irrigation recorded after the last reading, up to the origin (mm; 0
+    when none is recorded): it lowers the starting depletion (eq. 85's I, limited at field
+    capacity, the excess percolating as eq. 88 says) and so also the 0 h value.
     """
     dates = pd.date_range(pd.Timestamp(origin_date), periods=3, freq="D")
     zr = float(field_.root_depth(field_.season_day(dates[:1]))[0])
     taw = 1000.0 * field_.soil.available_water * zr
-    dr0 = float(
+    dr_read = float(
         np.clip(wb.depletion_from_theta(vwc_last / 100.0, field_.soil.theta_fc, zr), 0, taw)
     )
+    dr0 = max(dr_read - max(float(irrigation_mm), 0.0), 0.0)
+    vwc_origin = vwc_last + (dr_read - dr0) / (10.0 * zr)  # eq. 86: mm over Zr as % VWC
     daily = pd.DataFrame(
         {
             "et0": np.asarray(et0_next[:72], float).reshape(3, 24).sum(axis=1),
@@ -76,7 +91,7 @@ def fao56_forecast(
         index=dates,
     )
     dr = wb.run(daily, field_, dr0=dr0)["dr"].to_numpy()
-    at = np.concatenate([[vwc_last], 100.0 * (field_.soil.theta_fc - dr / (1000.0 * zr))])
+    at = np.concatenate([[vwc_origin], 100.0 * (field_.soil.theta_fc - dr / (1000.0 * zr))])
     return np.interp(np.asarray(HORIZONS_H, float), [0.0, 24.0, 48.0, 72.0], at)
 
 
@@ -84,12 +99,13 @@ def fao56_forecast(
 class Backtest:
     """A backtest's result.
 
-    table: one row per horizon (h): n, mae_model, mae_persistence, mae_fao56 (%),
-      skill_persistence, skill_fao56 (1 - MAE_model / MAE_baseline) with their bootstrap 5 %
-      and 95 % bounds (`*_lo`, `*_hi`), coverage (share of readings inside the 80 % interval)
-      and width (mean interval width, %).
-    by_crop, by_soil: MAE and skill per crop (soil texture) and horizon. errors: one row per
-    origin and horizon.
+    table: without the farmer's records (module notes), one row per horizon (h): n,
+      mae_model, mae_persistence, mae_fao56 (%), skill_persistence, skill_fao56 (1 -
+      MAE_model / MAE_baseline) with their bootstrap 5 % and 95 % bounds (`*_lo`, `*_hi`),
+      coverage (share of readings inside the 80 % interval) and width (mean interval width,
+      %). table_records: the same with the irrigation records given.
+    by_crop, by_soil: MAE and skill per crop (soil texture) and horizon, without records.
+    errors: one row per origin, horizon and `records` (False, True).
     """
 
     table: pd.DataFrame
@@ -98,6 +114,7 @@ class Backtest:
     errors: pd.DataFrame
     model_version: str
     settings: dict[str, Any] = field(default_factory=dict)
+    table_records: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def verdict(self) -> list[str]:
         """Plain sentences: where the model does and does not beat each baseline."""
@@ -151,6 +168,7 @@ class Backtest:
             "MAE in percentage points of volumetric water content; skill = 1 - MAE / MAE_baseline."
         )
         lines.extend(self.verdict())
+        lines.extend(self._records_text())
         for title, part_table in (("crop", self.by_crop), ("soil", self.by_soil)):
             lines.append("")
             lines.append(f"By {title} (skill vs persistence / vs FAO-56; a minus is a loss):")
@@ -162,6 +180,50 @@ class Backtest:
                 )
                 lines.append(f"  {name:<16} {cells}")
         return "\n".join(lines)
+
+    def _records_text(self) -> list[str]:
+        """The table with and without the irrigation records, side by side."""
+        if self.table_records.empty:
+            return []
+        none, rec = self.table, self.table_records
+        s = self.settings
+        title = (
+            "Without / with the farmer's irrigation records (the same origins; only the records "
+            "differ; the table above is without):"
+        )
+        head = (
+            f"{'h':>4} {'MAE model':>15} {'MAE FAO-56':>15} {'skill vs persist':>17} "
+            f"{'skill vs FAO-56':>17}"
+        )
+        sub = (
+            f"{'':>4} {'without':>7} {'with':>7} {'without':>7} {'with':>7} "
+            f"{'without':>8} {'with':>8} {'without':>8} {'with':>8}"
+        )
+        lines = ["", title, head, sub]
+        for h in none.index:
+            a, b = none.loc[h], rec.loc[h]
+            lines.append(
+                f"{int(h):>3}h {a.mae_model:>7.2f} {b.mae_model:>7.2f} {a.mae_fao56:>7.2f} "
+                f"{b.mae_fao56:>7.2f} {a.skill_persistence:>+8.2f} {b.skill_persistence:>+8.2f} "
+                f"{a.skill_fao56:>+8.2f} {b.skill_fao56:>+8.2f}"
+            )
+        lines.append(
+            f"Origins with irrigation in the 24 h before them: {s.get('irrigated_origins')} of "
+            f"{s.get('origins')}; with irrigation after their last reading (what the FAO-56 "
+            f"balance gains from the records): {s.get('irrigated_after_reading')}."
+        )
+        if "irrigated_24h" in self.errors.columns:
+            near = self.errors[self.errors["irrigated_24h"]]
+            mae = near.groupby(["h", "records"])[["abs_model", "abs_fao56"]].mean()
+            if len(mae):
+                cells = "  ".join(
+                    f"{int(h)}h {mae.loc[(h, False), 'abs_model']:.2f}/"
+                    f"{mae.loc[(h, True), 'abs_model']:.2f}"
+                    for h in self.table.index
+                    if (h, False) in mae.index and (h, True) in mae.index
+                )
+                lines.append(f"On those origins only, MAE model without/with: {cells}")
+        return lines
 
 
 def _skill_bounds(
@@ -188,7 +250,8 @@ def backtest(
 
     model: the model to test (default: one trained now with `train(train_seasons, seed)`);
     seasons: held-out seasons (years TEST_YEARS, SeedSequence branch 1 of `seed`);
-    origin_step_h: hours between origins. Records the table in `model.metadata["backtest"]`.
+    origin_step_h: hours between origins. Scores every origin without and with the irrigation
+    records (module notes); records both tables in `model.metadata["backtest"]`.
     """
     error = error or OutlookError()
     if model is None:
@@ -198,12 +261,13 @@ def backtest(
     if trained_seeds & {s.seed for s in specs}:
         raise ValueError("a held-out season shares a seed with a training season")
     frames = []
+    irrigated_origins = irrigated_after = n_origins = 0
     for i, spec in enumerate(specs):
         d = season_data(spec, origin_step_h, error)
-        pred = model.predict(d.x)
         last = d.x["vwc_last"].to_numpy()
         # simulate's frame has a tz-aware hourly DatetimeIndex
         local_dates = cast(pd.DatetimeIndex, d.sim.index).tz_localize(None).normalize()[d.origins]
+        after = np.nan_to_num(d.irrigation_since_reading())
         fao = np.full((len(d.origins), len(HORIZONS_H)), np.nan)
         for k in np.flatnonzero(np.isfinite(last)):
             fao[k] = fao56_forecast(
@@ -214,34 +278,105 @@ def backtest(
                 # pandas-stubs index a DatetimeIndex by int, not by a numpy integer (k)
                 local_dates[k].date(),  # type: ignore[call-overload]
             )
-        for j, h in enumerate(HORIZONS_H):
-            truth = last + d.y[:, j]
-            frames.append(
-                pd.DataFrame(
-                    {
-                        "season": i,
-                        "crop": spec.crop,
-                        "soil": spec.soil,
-                        "h": h,
-                        "truth": truth,
-                        "model": pred[f"vwc_{h}h"].to_numpy(),
-                        "lo": pred[f"lo_{h}h"].to_numpy(),
-                        "hi": pred[f"hi_{h}h"].to_numpy(),
-                        "persistence": last,
-                        "fao56": fao[:, j],
-                    }
-                )
+        # with the records the balance differs only where irrigation followed the last reading
+        fao_records = fao.copy()
+        for k in np.flatnonzero(np.isfinite(last) & (after > 0)):
+            fao_records[k] = fao56_forecast(
+                last[k],
+                d.rain_f[k],
+                d.et0_f[k],
+                d.field,
+                local_dates[k].date(),  # type: ignore[call-overload]
+                irrigation_mm=float(after[k]),
             )
+        n_origins += int(np.isfinite(last).sum())
+        irrigated = d.irrigation_past[:, -24:].sum(axis=1) > 0
+        irrigated_origins += int((np.isfinite(last) & irrigated).sum())
+        irrigated_after += int((np.isfinite(last) & (after > 0)).sum())
+        for records, x, baseline in (
+            (False, d.x_no_records, fao),
+            (True, d.x_records, fao_records),
+        ):
+            pred = model.predict(x)
+            for j, h in enumerate(HORIZONS_H):
+                frames.append(
+                    pd.DataFrame(
+                        {
+                            "season": i,
+                            "crop": spec.crop,
+                            "soil": spec.soil,
+                            "records": records,
+                            "irrigated_24h": irrigated,
+                            "h": h,
+                            "truth": last + d.y[:, j],
+                            "model": pred[f"vwc_{h}h"].to_numpy(),
+                            "lo": pred[f"lo_{h}h"].to_numpy(),
+                            "hi": pred[f"hi_{h}h"].to_numpy(),
+                            "persistence": last,
+                            "fao56": baseline[:, j],
+                        }
+                    )
+                )
     errors = pd.concat(frames, ignore_index=True)
     errors = errors[np.isfinite(errors["truth"]) & np.isfinite(errors["persistence"])]
     for name in ("model", "persistence", "fao56"):
         errors[f"abs_{name}"] = (errors[name] - errors["truth"]).abs()
     errors["inside"] = (errors["truth"] >= errors["lo"]) & (errors["truth"] <= errors["hi"])
     rng = np.random.default_rng(seed)
+    without = errors[~errors["records"]]
+    table = _table(without, rng)
+    table_records = _table(errors[errors["records"]], rng)
+
+    def breakdown(key: str) -> pd.DataFrame:
+        mae = without.groupby([key, "h"])[["abs_model", "abs_persistence", "abs_fao56"]].mean()
+        return pd.DataFrame(
+            {
+                "mae_model": mae["abs_model"],
+                "skill_persistence": 1.0 - mae["abs_model"] / mae["abs_persistence"],
+                "skill_fao56": 1.0 - mae["abs_model"] / mae["abs_fao56"],
+            }
+        )
+
+    settings = {
+        "seasons": seasons,
+        "seed": seed,
+        "years": f"{TEST_YEARS[0]}-{TEST_YEARS[1]}",
+        "origin_step_h": origin_step_h,
+        "origins": n_origins,
+        "irrigated_origins": irrigated_origins,
+        "irrigated_after_reading": irrigated_after,
+    }
+    result = Backtest(
+        table,
+        breakdown("crop"),
+        breakdown("soil"),
+        errors,
+        model.version,
+        settings,
+        table_records=table_records,
+    )
+    model.metadata["backtest"] = {
+        **settings,
+        "table": _as_dict(table),
+        "table_records": _as_dict(table_records),
+    }
+    return result
+
+
+def _as_dict(table: pd.DataFrame) -> dict[str, dict[str, float]]:
+    return {
+        # table's index holds the horizons (int); pandas-stubs types labels Hashable
+        f"{int(h)}h": {str(k): round(float(v), 4) for k, v in r.items()}  # type: ignore[call-overload]
+        for h, r in table.iterrows()
+    }
+
+
+def _table(errors: pd.DataFrame, rng: np.random.Generator) -> pd.DataFrame:
+    """The per-horizon table of :class:`Backtest` from one variant's error rows."""
     rows = []
     for h, part in errors.groupby("h"):
         row: dict[str, float] = {
-            "h": h,
+            "h": cast(float, h),  # the horizon (int), typed as any label by pandas-stubs
             "n": len(part),
             "mae_model": part["abs_model"].mean(),
             "mae_persistence": part["abs_persistence"].mean(),
@@ -255,7 +390,7 @@ def backtest(
             row[f"skill_{base}_lo"], row[f"skill_{base}_hi"] = lo, hi
         rows.append(row)
     table = pd.DataFrame(rows).set_index("h")
-    table = table[
+    return table[
         [
             "n",
             "mae_model",
@@ -272,33 +407,6 @@ def backtest(
         ]
     ]
 
-    def breakdown(key: str) -> pd.DataFrame:
-        mae = errors.groupby([key, "h"])[["abs_model", "abs_persistence", "abs_fao56"]].mean()
-        return pd.DataFrame(
-            {
-                "mae_model": mae["abs_model"],
-                "skill_persistence": 1.0 - mae["abs_model"] / mae["abs_persistence"],
-                "skill_fao56": 1.0 - mae["abs_model"] / mae["abs_fao56"],
-            }
-        )
-
-    settings = {
-        "seasons": seasons,
-        "seed": seed,
-        "years": f"{TEST_YEARS[0]}-{TEST_YEARS[1]}",
-        "origin_step_h": origin_step_h,
-    }
-    result = Backtest(table, breakdown("crop"), breakdown("soil"), errors, model.version, settings)
-    model.metadata["backtest"] = {
-        **settings,
-        "table": {
-            # table's index holds the horizons (int); pandas-stubs types labels Hashable
-            f"{int(h)}h": {k: round(float(v), 4) for k, v in r.items()}  # type: ignore[call-overload]
-            for h, r in table.iterrows()
-        },
-    }
-    return result
-
 
 # --- the results quoted in docs/forecasting.md -----------------------------------------------
 
@@ -309,7 +417,8 @@ BEGIN, END = "<!-- backtest:begin -->", "<!-- backtest:end -->"
 
 def doc_block() -> str:
     """The results docs/forecasting.md quotes (a fenced text block): one model trained for
-    the forecast outlook, backtested with that outlook, then with :data:`NO_RAIN_OUTLOOK`."""
+    the forecast outlook, backtested with that outlook, then with :data:`NO_RAIN_OUTLOOK`,
+    each without and with the farmer's irrigation records (:meth:`Backtest.to_text`)."""
     model = train(seasons=DOC_TRAIN_SEASONS, seed=DOC_SEED, error=OutlookError())
     head = f"Model {model.version}: train(seasons={DOC_TRAIN_SEASONS}, seed={DOC_SEED}), "
     parts = [head + "outlook: forecast (OutlookError())."]

@@ -18,7 +18,11 @@ Held-out data
 -------------
 The backtest's seasons are drawn the same way from another branch of numpy's SeedSequence
 (branch 1; training uses branch 0, and the backtest checks the seeds are disjoint) in later
-calendar years (2031-2040, :data:`TEST_YEARS`) than any training season.
+calendar years (2031-2040, :data:`TEST_YEARS`) than any training season. The backtest
+scores every origin twice, with the farmer's irrigation records given to the features
+(`SeasonData.x_records`) and without them (`SeasonData.x_no_records`, NaN), so the two
+scores differ only by the records; training uses `SeasonData.x`, with the records of the
+half of the seasons that log them.
 """
 
 from __future__ import annotations
@@ -94,7 +98,12 @@ def seasons_for(n: int, seed: int, years: tuple[int, int], branch: int) -> list[
 
 @dataclass
 class SeasonData:
-    """One simulated season cut at its origins (see :func:`season_data`)."""
+    """One simulated season cut at its origins (see :func:`season_data`).
+
+    x is the feature rows as the season logs its irrigation (`Season.irrigation_logged`:
+    training); x_records and x_no_records are the same rows with the farmer's irrigation
+    records given to every season or to none (the backtest scores both on the same origins).
+    """
 
     season: Season
     field: Field
@@ -104,6 +113,19 @@ class SeasonData:
     y: np.ndarray  # (n, len(HORIZONS_H)) reading(t0 + h) - vwc_last (%)
     rain_f: np.ndarray  # (n, OUTLOOK_H) the outlook's hourly rain (mm)
     et0_f: np.ndarray  # (n, OUTLOOK_H) the outlook's hourly ET0 (mm)
+    x_records: pd.DataFrame  # x with the irrigation records given
+    x_no_records: pd.DataFrame  # x with irrigation unknown (NaN)
+    irrigation_past: np.ndarray  # (n, PAST_H) irrigation applied in each hour before (mm)
+
+    def irrigation_since_reading(self) -> np.ndarray:
+        """Irrigation (mm) applied from the last reading up to each origin, as the records
+        say: what a reading older than its origin has not seen yet (0 when the reading is
+        the origin's own; NaN without a reading in the 24 h before)."""
+        age = self.x["vwc_age_h"].to_numpy(float)
+        since = np.where(np.isfinite(age), PAST_H - np.nan_to_num(age), PAST_H).astype(int)
+        hours = np.arange(PAST_H)[None, :]
+        applied = np.where(hours >= since[:, None], self.irrigation_past, 0.0).sum(axis=1)
+        return np.where(np.isfinite(age), applied, np.nan)
 
 
 def _windows(values: np.ndarray, before: int, origins: np.ndarray, width: int) -> np.ndarray:
@@ -114,7 +136,8 @@ def _windows(values: np.ndarray, before: int, origins: np.ndarray, width: int) -
 
 def season_data(season: Season, origin_step_h: int, error: OutlookError) -> SeasonData:
     """Simulate `season` and build its feature rows and targets at origins every
-    `origin_step_h` hours, with outlooks of `error` (outlook seed: branch 7 of the season's)."""
+    `origin_step_h` hours, with outlooks of `error` (outlook seed: branch 7 of the season's):
+    the rows as the season logs its irrigation, and with the records given and not given."""
     field_ = season.field()
     sim = simulate(field_, seed=season.seed)
     n = len(sim)
@@ -126,21 +149,30 @@ def season_data(season: Season, origin_step_h: int, error: OutlookError) -> Seas
     rng = np.random.default_rng(np.random.SeedSequence(season.seed, spawn_key=(7,)))
     rain_f, et0_f = outlook(rain, et0, origins, rng, error)
     irrigation_past = _windows(irrigation, PAST_H, origins, PAST_H)
-    if not season.irrigation_logged:
-        irrigation_past = np.full_like(irrigation_past, np.nan)
     local = cast(pd.DatetimeIndex, sim.index).tz_localize(None)  # simulate's: tz-aware, hourly
-    core = feature_core(
-        _windows(vwc, VWC_WINDOW_H, origins, VWC_WINDOW_H + 1),
-        _windows(rain, PAST_H, origins, PAST_H),
-        _windows(et0, PAST_H, origins, PAST_H),
-        irrigation_past,
-        et0_f,
-        rain_f,
-        field_,
-        sim["day"].to_numpy()[origins],
-        np.asarray(local.hour)[origins],
-    )
-    x = pd.DataFrame(core, columns=list(FEATURES))
+    vwc_window = _windows(vwc, VWC_WINDOW_H, origins, VWC_WINDOW_H + 1)
+    rain_past = _windows(rain, PAST_H, origins, PAST_H)
+    et0_past = _windows(et0, PAST_H, origins, PAST_H)
+
+    def rows(irrigation_known: np.ndarray) -> pd.DataFrame:
+        core = feature_core(
+            vwc_window,
+            rain_past,
+            et0_past,
+            irrigation_known,
+            et0_f,
+            rain_f,
+            field_,
+            sim["day"].to_numpy()[origins],
+            np.asarray(local.hour)[origins],
+        )
+        return pd.DataFrame(core, columns=list(FEATURES))
+
+    x_records = rows(irrigation_past)
+    x_no_records = rows(np.full_like(irrigation_past, np.nan))
+    x = x_records if season.irrigation_logged else x_no_records
     future = np.stack([vwc[origins + h] for h in HORIZONS_H], axis=1)
     y = future - x["vwc_last"].to_numpy()[:, None]
-    return SeasonData(season, field_, sim, origins, x, y, rain_f, et0_f)
+    return SeasonData(
+        season, field_, sim, origins, x, y, rain_f, et0_f, x_records, x_no_records, irrigation_past
+    )

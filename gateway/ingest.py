@@ -23,18 +23,18 @@ import sqlite3
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from backend.audit import Audit
+from backend.clock import Clock
 from backend.quantities import QUANTITIES
 from backend.registry import NodeInfo, Registry
 from backend.store import Point, Store
 from backend.store.base import line_protocol
 from gateway.metrics import GatewayMetrics
 from gateway.spool import DUPLICATE, REPLAY, Entry, Spool
-from gateway.uplink import Uplink, UplinkRejected, decode_uplink
+from gateway.uplink import MAX_FUTURE_S, Uplink, UplinkRejected, decode_uplink
 from gateway.writer import SpoolWriter
 
 log = logging.getLogger("ruong.gateway")
@@ -148,13 +148,18 @@ class Ingest:
         spool: Spool,
         store: Store,
         spool_max_bytes: int,
-        clock: Callable[[], float] = time.time,
+        clock: Clock | None = None,
     ) -> None:
+        """clock: the site's clock (default the real one); sample times are checked against
+        its "now". The spool's received/dead times and the key cache stay on real time: they
+        are the gateway's bookkeeping (how long an uplink has waited for the store, when to
+        look a key up again), not times of the site's data."""
         self.registry = registry
         self.spool = spool
         self.metrics = GatewayMetrics()
         self.spool_max_bytes = spool_max_bytes
-        self.clock = clock
+        self.clock = clock or Clock()
+        self.max_future_s = self.clock.site_seconds(MAX_FUTURE_S)
         self.executor = ThreadPoolExecutor(1, thread_name_prefix="spool")
         self.writer = SpoolWriter(spool, store, self.executor, self.metrics)
         self._encoder = LineEncoder()
@@ -206,10 +211,10 @@ class Ingest:
     def _verify(self, items: list[Received]) -> _Verified:
         """Decode, authenticate, validate and encode `items`; rejections counted and logged."""
         verified = _Verified([], [], [])
-        now_s = self.clock()
+        now_s = self.clock.now_s()
         for i, item in enumerate(items):
             try:
-                uplink = decode_uplink(item.data, self._lookup, now_s)
+                uplink = decode_uplink(item.data, self._lookup, now_s, self.max_future_s)
                 if item.claimed_node is not None and item.claimed_node != uplink.node.node:
                     raise UplinkRejected(
                         "topic_mismatch",

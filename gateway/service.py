@@ -11,6 +11,7 @@ import sys
 from prometheus_client import start_http_server
 
 from backend.audit import Audit
+from backend.clock import Clock
 from backend.config import Settings
 from backend.registry import Registry
 from backend.store import open_store
@@ -40,7 +41,9 @@ async def serve(settings: Settings, stop: asyncio.Event | None = None) -> Ingest
     registry = Registry(settings.registry_url)
     store = open_store(settings.store)
     spool = Spool(settings.spool_path)
-    ingest = Ingest(registry, spool, store, settings.spool_max_mb * 1024 * 1024)
+    ingest = Ingest(
+        registry, spool, store, settings.spool_max_mb * 1024 * 1024, clock=Clock.of(settings)
+    )
     audit = Audit(registry.engine, settings.audit_syslog)
     downlinks = ConfigDownlinks(registry, ingest.metrics.registry)
     downlinks.reload()  # before the first uplink is answered

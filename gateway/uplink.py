@@ -27,6 +27,11 @@ ALG_HMAC_256_64 = 4  # RFC 9053 table 7
 HDR_ALG, HDR_KID, HDR_PARTIAL_IV = 1, 4, 6
 SENML_BN, SENML_BT, SENML_N, SENML_U, SENML_V, SENML_T = -2, -3, 0, 1, 2, 6
 SENML_RELATIVE_LIMIT = 2**28  # RFC 8428 s4.5.3: smaller times are relative to "now"
+# The sample-time window. MAX_FUTURE_S is a node's clock error allowed between time syncs, in
+# real seconds: on the demo's faster clock (backend/clock.py) the nodes compute site time from
+# their own real clocks, so a real error of e seconds is e x speed site seconds and the caller
+# passes `max_future_s=clock.site_seconds(MAX_FUTURE_S)`. MAX_AGE_S is how old a sample may be
+# in site seconds (data that old is past any use), whatever the speed.
 MAX_FUTURE_S = 300
 MAX_AGE_S = 400 * 86400
 
@@ -121,8 +126,17 @@ def header_kid(protected: Mapping[object, object], unprotected: Mapping[object, 
     return unprotected.get(HDR_KID, protected.get(HDR_KID))
 
 
-def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: float) -> Uplink:
-    """Authenticate and validate `data`; raise UplinkRejected with the reason otherwise."""
+def decode_uplink(
+    data: bytes,
+    lookup: Callable[[str], NodeInfo | None],
+    now_s: float,
+    max_future_s: float = MAX_FUTURE_S,
+) -> Uplink:
+    """Authenticate and validate `data`; raise UplinkRejected with the reason otherwise.
+
+    now_s: the site's time (Unix s; the demo's clock may run ahead of the real one);
+    max_future_s: how far (s) past `now_s` a sample time may be.
+    """
     if len(data) > MAX_UPLINK_BYTES:
         raise UplinkRejected("too_large", f"{len(data)} bytes > {MAX_UPLINK_BYTES}")
     message = _loads_exact(data)
@@ -158,7 +172,7 @@ def decode_uplink(data: bytes, lookup: Callable[[str], NodeInfo | None], now_s: 
     if not NODE_ID.match(node_id):
         raise UplinkRejected("bad_kid", f"kid {kid!r} is not a node id")
     try:
-        return _verified(node_id, lookup, protected_bytes, payload, tag, piv, now_s)
+        return _verified(node_id, lookup, protected_bytes, payload, tag, piv, now_s, max_future_s)
     except UplinkRejected as exc:
         exc.node = node_id  # from here on a refusal is counted against the node it claims
         raise
@@ -172,6 +186,7 @@ def _verified(
     tag: bytes,
     piv: bytes,
     now_s: float,
+    max_future_s: float,
 ) -> Uplink:
     """The uplink of a known, live node whose MAC verifies, with its SenML read."""
     node = lookup(node_id)
@@ -182,7 +197,7 @@ def _verified(
     if not hmac.compare_digest(tag, mac_tag(node.key, protected_bytes, payload)):
         raise UplinkRejected("bad_mac", f"MAC does not verify with the key of {node_id}")
     uplink = Uplink(node=node, counter=int.from_bytes(piv, "big"))
-    _read_senml(_loads_exact(payload), uplink, now_s)
+    _read_senml(_loads_exact(payload), uplink, now_s, max_future_s)
     return uplink
 
 
@@ -199,7 +214,7 @@ def _number(record: Mapping[int, object], label: int, what: str, i: int, name: o
     return number  # type: ignore[return-value]
 
 
-def _read_senml(pack: object, uplink: Uplink, now_s: float) -> None:
+def _read_senml(pack: object, uplink: Uplink, now_s: float, max_future_s: float) -> None:
     """Resolve a SenML pack (RFC 8428 s4.6) into uplink.samples, validating each record.
 
     The hot loop of the gateway (one pass per record of every uplink): exact type checks and
@@ -211,7 +226,7 @@ def _read_senml(pack: object, uplink: Uplink, now_s: float) -> None:
     base_time: float = 0
     expected_bn = uplink.node.node + ":"
     samples = uplink.samples
-    earliest, latest = now_s - MAX_AGE_S, now_s + MAX_FUTURE_S
+    earliest, latest = now_s - MAX_AGE_S, now_s + max_future_s
     for i, record in enumerate(pack):
         if type(record) not in _MAPS and not isinstance(record, Mapping):
             raise UplinkRejected("bad_senml", f"record {i} is not a map")

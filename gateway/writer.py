@@ -59,6 +59,8 @@ class SpoolWriter:
         self.metrics.spool_bytes.set(self.used_bytes)
         depth, oldest = await self._spool(self.spool.depth)
         self.metrics.spool_depth.set(depth)
+        # real seconds on any clock: `oldest` is when the gateway received the uplink (spool
+        # bookkeeping, gateway/ingest.py), and the gauge says how long the store has been behind
         self.metrics.spool_oldest_age.set(0 if oldest is None else time.time() - oldest / 1000)
         self.metrics.dead.set(await self._spool(self.spool.dead_count))
 

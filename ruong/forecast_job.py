@@ -1,10 +1,11 @@
 """`ruong forecast run`: read each planted field's readings, forecast, write `forecasts`.
 
-I/O at the edges of `forecasting.field_forecast` (pure): the registry gives the plantings,
-the store gives the last `HISTORY_DAYS` days of `readings`, and every Advice becomes one point
-of the `forecasts` measurement (tags farm, field, kind, model; time = when the forecast was
-made) with its level, its words (a message of the catalogue, rendered when read) and its
-numbers.
+I/O at the edges of `forecasting.field_forecast` (pure): the registry gives the plantings
+and the farmer's records (irrigation, drainage, spraying), the store gives the last
+`HISTORY_DAYS` days of `readings`, the weather source (`[weather] url`, ruong/weather_feed.py)
+the forecast, and every Advice becomes one point of the `forecasts` measurement (tags farm,
+field, kind, model; time = when the forecast was made) with its level, its words (a message
+of the catalogue, rendered when read) and its numbers.
 """
 
 from __future__ import annotations
@@ -12,21 +13,25 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import pandas as pd
 
 from backend.config import Settings
+from backend.records import farm_records
 from backend.registry import PlantingInfo, Registry, RegistryError
 from backend.store import Store
 from backend.store.base import FieldValue, Point, Row
-from forecasting.advice import HISTORY_DAYS, Advice
+from forecasting.advice import HISTORY_DAYS, Advice, FarmRecord, WeatherAhead
 from forecasting.crops import Crop, load_crops
-from forecasting.field_forecast import SoilMoistureModel, forecast_many
+from forecasting.field_forecast import FieldInputs, SoilMoistureModel, forecast_many
 from forecasting.field_readings import Planting, Site
 from forecasting.soils import Soil, load_soils
+from forecasting.varieties import Variety, crop_for, load_varieties
+from forecasting.weather_forecast import WeatherOutlook
 
 log = logging.getLogger("ruong.forecast")
 
@@ -45,12 +50,18 @@ def site_of(settings: Settings) -> Site:
 
 
 def planting_of(
-    info: PlantingInfo, crops: dict[str, Crop] | None = None, soils: dict[str, Soil] | None = None
+    info: PlantingInfo,
+    crops: dict[str, Crop] | None = None,
+    soils: dict[str, Soil] | None = None,
+    varieties: dict[str, Variety] | None = None,
 ) -> Planting:
     """The registry's planting with its crop and soil looked up; RegistryError if unknown.
 
-    crops, soils: the libraries (default: read from forecasting/data); pass them when
-    looking up many plantings, so the files are read once.
+    A rice planting with a variety gets the variety's season: FAO-56 Table 11's stages scaled
+    to its duration in the season of the planting date (`forecasting.varieties.crop_for`), so
+    the AWD calendar, the flowering window and the pest rules follow its real stage dates.
+    crops, soils, varieties: the libraries (default: read from forecasting/data); pass them
+    when looking up many plantings, so the files are read once.
     """
     crops = load_crops() if crops is None else crops
     soils = load_soils() if soils is None else soils
@@ -62,7 +73,13 @@ def planting_of(
         raise RegistryError(
             f"field {info.field}: unknown soil {info.soil!r} (known: {', '.join(sorted(soils))})"
         )
-    return Planting(info.field, crops[info.crop], soils[info.soil], info.planted, info.area_m2)
+    crop = crops[info.crop]
+    if info.variety is not None:
+        try:
+            crop = crop_for(info.variety, info.planted, crops, varieties)
+        except ValueError as exc:  # an unknown variety, a date in neither rice season
+            raise RegistryError(f"field {info.field}: {exc}") from None
+    return Planting(info.field, crop, soils[info.soil], info.planted, info.area_m2)
 
 
 def readings_frame(rows: Sequence[Row]) -> pd.DataFrame:
@@ -82,7 +99,8 @@ def readings_frame(rows: Sequence[Row]) -> pd.DataFrame:
 def advice_point(farm: str, field: str, advice: Advice, time_ms: int) -> Point:
     """The `forecasts` point of one piece of advice: its words as the message id and
     parameters (`msg`, JSON; rendered in the reader's language when shown), its level, its
-    numbers."""
+    numbers. A detected event (kind `event`) is written at the time it happened: one point
+    per event, the same point again when a later run sees it again."""
     fields: dict[str, FieldValue] = {
         "msg": json.dumps(advice.text.as_json(), ensure_ascii=False, separators=(",", ":")),
         **advice.fields,
@@ -90,16 +108,30 @@ def advice_point(farm: str, field: str, advice: Advice, time_ms: int) -> Point:
     if advice.level is not None:
         fields["level"] = advice.level
     tags = {"farm": farm, "field": field, "kind": advice.kind, "model": advice.model}
-    return Point("forecasts", tags, fields, time_ms)
+    at = advice.fields.get("at_ms") if advice.kind == "event" else None
+    return Point("forecasts", tags, fields, at if isinstance(at, int) else time_ms)
 
 
-def load_model(model_dir: str | Path) -> SoilMoistureModel:
-    """The newest saved soil-moisture model for the outlook `run` gives (no rain, recent ET0),
-    trained (and saved) first if there is none."""
-    from forecasting.outlook import NO_RAIN_OUTLOOK
+def load_model(model_dir: str | Path, outlook: str = "no-rain") -> SoilMoistureModel:
+    """The newest saved soil-moisture model trained for the outlook `run` gives it, trained
+    (and saved) first if there is none: "no-rain" (recent ET0, no rain: no weather source)
+    or "forecast" (an imperfect weather forecast, `[weather] url`; forecasting.outlook)."""
+    from forecasting.outlook import NO_RAIN_OUTLOOK, OutlookError
     from forecasting.persist import load_or_train
 
-    return load_or_train(Path(model_dir), NO_RAIN_OUTLOOK)
+    error = NO_RAIN_OUTLOOK if outlook == "no-rain" else OutlookError()
+    return load_or_train(Path(model_dir), error)
+
+
+def farmer_records(
+    registry: Registry, farm: str, since: pd.Timestamp
+) -> dict[str, list[FarmRecord]]:
+    """What the farmers of `farm` recorded doing since `since`, by field name."""
+    by_field = farm_records(registry.engine, farm, since.to_pydatetime())
+    return {
+        field: [FarmRecord(r.kind, pd.Timestamp(r.time), r.amount_mm) for r in records]
+        for field, records in by_field.items()
+    }
 
 
 def _since_ms(planting: Planting, at: pd.Timestamp) -> int:
@@ -120,9 +152,18 @@ def run(
     now: dt.datetime | None = None,
     model: SoilMoistureModel | None = None,
     n_jobs: int = 1,
+    weather: WeatherAhead | None = None,
+    fields: set[str] | None = None,
+    keep: Callable[[str, Advice], bool] | None = None,
 ) -> list[FieldResult]:
-    """Forecast every planted field of the farm (or only `field`) and write the results."""
-    plantings = [p for p in registry.plantings(settings.farm) if field in (None, p.field)]
+    """Forecast every planted field of the farm (or only `field`, or only `fields`) and
+    write the results. weather: the site's forecast (None: no source configured); keep:
+    which (field, advice) to write (default all; `ruong forecast watch` writes what changed)."""
+    plantings = [
+        p
+        for p in registry.plantings(settings.farm)
+        if field in (None, p.field) and (fields is None or p.field in fields)
+    ]
     if field is not None and not plantings:
         raise RegistryError(
             f"field {field!r} of farm {settings.farm} has no planting: "
@@ -131,16 +172,18 @@ def run(
     at = pd.Timestamp(now or dt.datetime.now(dt.UTC))
     if at.tz is None:  # a wall-clock time given on the command line is the farm's
         at = at.tz_localize(settings.timezone)
-    crops, soils = load_crops(), load_soils()
+    crops, soils, varieties = load_crops(), load_soils(), load_varieties()
+    records = farmer_records(registry, settings.farm, at - pd.Timedelta(days=HISTORY_DAYS + 1))
     inputs = []
     for info in plantings:
-        planting = planting_of(info, crops, soils)
+        planting = planting_of(info, crops, soils, varieties)
         rows = store.rows(
             "readings",
             where={"farm": info.farm, "field": info.field},
             since_ms=_since_ms(planting, at),
         )
-        inputs.append((planting, readings_frame(rows)))
+        extra = FieldInputs(records.get(info.field, []), weather)
+        inputs.append((planting, readings_frame(rows), extra))
     outcomes = forecast_many(inputs, site_of(settings), at, model, n_jobs=n_jobs)
     time_ms = int(at.timestamp() * 1000)
     points: list[Point] = []
@@ -150,9 +193,54 @@ def run(
             log.warning("field %s: no forecast: %s", info.field, outcome)
             results.append(FieldResult(info, [], outcome))
             continue
-        points.extend(advice_point(info.farm, info.field, a, time_ms) for a in outcome)
+        points.extend(
+            advice_point(info.farm, info.field, a, time_ms)
+            for a in outcome
+            if keep is None or keep(info.field, a)
+        )
         results.append(FieldResult(info, outcome))
     if points:
         store.write(points)
     log.info("wrote %d forecasts for %d fields", len(points), len(results))
     return results
+
+
+def weather_ahead(outlook: WeatherOutlook, now_ms: int) -> WeatherAhead:
+    """A feed's outlook as the advice takes it: the hours from now on, and per local day the
+    rain and ET0 still to come (today: only its remaining hours, the rain that fell already
+    is in the readings)."""
+    if not outlook.ok:
+        return WeatherAhead(None, None, outlook.source, outlook.error)
+    hourly = outlook.hourly[["et0", "rain"]]
+    index = cast(pd.DatetimeIndex, hourly.index)  # parse_open_meteo's: tz-aware hours
+    now = pd.Timestamp(now_ms, unit="ms", tz="UTC").tz_convert(index.tz)
+    daily = outlook.daily()[["rain", "et0"]].copy()
+    rest = hourly.loc[index >= now.floor("h")]
+    today = pd.Timestamp(now.date())
+    left = rest.loc[cast(pd.DatetimeIndex, rest.index).tz_localize(None).normalize() == today]
+    if len(left) and left.notna().all(axis=None):
+        daily.loc[today, ["rain", "et0"]] = left[["rain", "et0"]].sum().to_numpy()
+    return WeatherAhead(daily.sort_index(), rest, outlook.source)
+
+
+def weather_source(settings: Settings) -> Callable[[int], WeatherAhead | None]:
+    """The site's forecast at site time `now_ms` (Unix ms) from `[weather] url`; None for
+    every call when no source is configured. A failing source gives a `WeatherAhead` with
+    its error (the advice falls back to no rain and says so)."""
+    from ruong.weather_feed import WeatherFeed
+
+    feed = WeatherFeed.from_settings(settings)
+    if feed is None:
+        return lambda now_ms: None
+
+    def ahead(now_ms: int) -> WeatherAhead:
+        outlook = feed.outlook(settings.latitude, settings.longitude, settings.timezone, now_ms)
+        return weather_ahead(outlook, now_ms)
+
+    return ahead
+
+
+def outlook_of(weather: WeatherAhead | None) -> str:
+    """The soil-moisture model's outlook for this weather: "forecast" with a forecast,
+    "no-rain" without (`load_model`)."""
+    return "forecast" if weather is not None and weather.hourly is not None else "no-rain"

@@ -101,11 +101,18 @@ def start_node(
     interval_s: float,
     seed: int,
     log_to_file: bool = False,
+    sim: dict | None = None,
+    clock: dict | None = None,
 ) -> NodeProcess:
     """Start one firmware process (`cycles` 0 = until stopped).
 
     Its report lines come back through a pipe, or go to `<workdir>/<node>/node.log` with
     `log_to_file` (a node that runs for hours must not block on a full pipe).
+    sim: the simulated field (firmware/sim_field.py `Field`'s `sim`: kind, crop, soil, the
+    carried water state; `ruong.demo_history.seed_history` returns one per field); its kind
+    becomes the node's `kind` (an upland node has no water-level sensor). clock: the demo's
+    simulated clock {"speed", "start" (site Unix s), "origin" (real Unix s)}
+    (`backend.clock.Clock`), so the node samples on the demo's time.
     """
     # absolute: the firmware process runs in firmware/, where a relative path means nothing
     state_dir = workdir.resolve() / info.node
@@ -122,6 +129,11 @@ def start_node(
         "state_dir": str(state_dir),
         "host_drivers": True,  # sensors read through drivers + HAL, as on the board
     }
+    if sim is not None:
+        config["sim"] = sim
+        config["kind"] = sim.get("kind", "paddy")
+    if clock is not None:
+        config["clock"] = clock
     if info.transport == "mqtt":
         config.update(mqtt_config(info, settings, state_dir))
     config_path = state_dir / "config.json"

@@ -1,6 +1,7 @@
 """Add or update words in both catalogues (backend/locale/{vi,en}/LC_MESSAGES/ruong.po).
 
     python scripts/catalogue_add.py words.json
+    python scripts/catalogue_add.py --remove msgid [msgid ...]
 
 `words.json` is a list of [msgid, vietnamese, english, comment-or-null]. The catalogues are
 rewritten sorted, 100 columns wide, as tests/test_i18n.py expects; an exclusive lock on the
@@ -23,7 +24,8 @@ def po_path(lang: str) -> Path:
     return LOCALE / lang / "LC_MESSAGES" / "ruong.po"
 
 
-def add(words: list[list[str | None]]) -> None:
+def add(words: list[list[str | None]], remove: tuple[str, ...] = ()) -> None:
+    """Add (or replace) `words` and delete the ids in `remove`, in both catalogues."""
     with open(po_path("vi"), "rb+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         for index, lang in ((1, "vi"), (2, "en")):
@@ -36,9 +38,16 @@ def add(words: list[list[str | None]]) -> None:
                 if msgid in catalog:
                     del catalog[msgid]
                 catalog.add(msgid, text, auto_comments=[comment] if comment else ())
+            for msgid in remove:
+                if msgid not in catalog:
+                    raise SystemExit(f"{msgid!r} is not in {path}")
+                del catalog[msgid]
             with open(path, "wb") as fh:
                 write_po(fh, catalog, width=100, sort_output=True)
 
 
 if __name__ == "__main__":
-    add(json.loads(Path(sys.argv[1]).read_text()))
+    if sys.argv[1] == "--remove":
+        add([], tuple(sys.argv[2:]))
+    else:
+        add(json.loads(Path(sys.argv[1]).read_text()))

@@ -4,7 +4,8 @@
 # --optional: warn instead of failing when they cannot be installed (used by `make demo`, which
 # falls back to its embedded store and broker).
 # Other systems: install the equivalents yourself (InfluxDB 1.x or later's v1 API, Mosquitto 2,
-# libcoap's coap-client, Chromium + ChromeDriver); see README "Other systems".
+# libcoap's coap-client, Chromium + ChromeDriver, the DejaVu fonts, poppler's pdftotext); see README
+# "Other systems".
 set -eu
 
 optional=no

@@ -43,6 +43,14 @@ def test_empty_transport_switches_it_off(tmp_path: Path) -> None:
         ({"mqtt_url": "mqtt://host:notaport"}, {}, "mqtt.url"),
         ({"site_farm": "bad farm!"}, {}, "site.farm"),
         ({"store_bucket": "x"}, {}, "store.bucket"),
+        ({"weather_url": "ftp://files.example/forecast"}, {}, "weather.url"),
+        ({"weather_url": "api.open-meteo.com"}, {}, "weather.url"),
+        ({"weather_refresh_h": 0}, {}, "weather.refresh_h"),
+        ({"weather_refresh_h": "3"}, {}, "weather.refresh_h"),
+        ({}, {"RUONG_WEATHER_REFRESH_H": "-1"}, "RUONG_WEATHER_REFRESH_H"),
+        ({}, {"RUONG_WEATHER_TIMEOUT_S": "soon"}, "RUONG_WEATHER_TIMEOUT_S"),
+        ({}, {"RUONG_WEATHER_TIMEOUT_S": "0"}, "timeout_s"),
+        ({}, {"RUONG_WEATHER_URL": "https://"}, "RUONG_WEATHER_URL"),
     ],
 )
 def test_bad_values_name_the_key(
@@ -68,3 +76,51 @@ def test_render_round_trips(tmp_path: Path) -> None:
         settings.store_url,
         settings.coap_bind,
     )
+
+
+def test_weather_source_defaults_to_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    settings = load_settings(env={})
+    assert settings.weather_url == ""  # no source: the advice assumes no rain and says so
+    assert (settings.weather_refresh_h, settings.weather_timeout_s) == (3.0, 10.0)
+    assert settings.weather_cache_dir == "ruong-data/weather"
+
+
+def test_weather_table_from_file_then_environment(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "ruong.toml",
+        weather_url="https://api.open-meteo.com",
+        weather_refresh_h=6,
+        weather_cache_dir="/var/lib/ruong/weather",
+    )
+    settings = load_settings(config, env={"RUONG_WEATHER_TIMEOUT_S": "2.5"})
+    assert settings.weather_url == "https://api.open-meteo.com"
+    assert settings.weather_refresh_h == 6.0 and isinstance(settings.weather_refresh_h, float)
+    assert settings.weather_timeout_s == 2.5
+    assert settings.weather_cache_dir == "/var/lib/ruong/weather"
+    assert settings.source["weather.url"] == str(config)
+    assert settings.source["weather.timeout_s"] == "RUONG_WEATHER_TIMEOUT_S"
+    local = load_settings(config, env={"RUONG_WEATHER_URL": "http://127.0.0.1:8765"})
+    assert local.weather_url == "http://127.0.0.1:8765"
+
+
+def test_weather_table_renders_and_round_trips(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "a.toml", weather_url="http://127.0.0.1:8765", weather_cache_dir="w"
+    )
+    settings = load_settings(config, env={"RUONG_WEATHER_REFRESH_H": "1.5"})
+    text = render_toml(settings)
+    assert '[weather]\nurl = "http://127.0.0.1:8765"\nrefresh_h = 1.5\n' in text
+    again = tmp_path / "b.toml"
+    again.write_text(text)
+    reread = load_settings(again, env={})
+    assert (
+        reread.weather_url,
+        reread.weather_refresh_h,
+        reread.weather_timeout_s,
+        reread.weather_cache_dir,
+    ) == ("http://127.0.0.1:8765", 1.5, 10.0, "w")
+    # no source renders as an empty url, which reads back as no source
+    none = tmp_path / "c.toml"
+    none.write_text(render_toml(load_settings(tmp_path / "b.toml", env={"RUONG_WEATHER_URL": ""})))
+    assert load_settings(none, env={}).weather_url == ""

@@ -51,7 +51,7 @@ def test_plant_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     listed = capsys.readouterr().out.strip().splitlines()[-1]
     assert listed == (
         '[{"farm": "hop-tac-xa", "field": "ngo-1", "crop": "maize", "planted": "2026-02-12", '
-        '"soil": "clay", "area_m2": 900.0}]'
+        '"soil": "clay", "area_m2": 900.0, "variety": null}]'
     )
 
 
@@ -221,8 +221,12 @@ def test_forecast_run_reads_influxdb_and_writes_forecasts(
     assert irrigation.tags["model"] == "fao56-ch8"
     assert irrigation.fields["level"] == 3
     stored = Message.from_json(json.loads(str(irrigation.fields["msg"])))
-    assert stored.msgid == "irrigation.today"
+    assert stored.msgid == "advice.with_weather"
+    assert stored.params["advice"].msgid == "irrigation.today"  # type: ignore[union-attr]
     assert render(stored, "vi").startswith("Tưới hôm nay")
+    # no [weather] url: the words say the date assumes no rain
+    assert "giả định trời không mưa" in render(stored, "vi")
+    assert irrigation.fields["outlook"] == "no-rain"
     assert irrigation.fields["volume_m3"] == pytest.approx(
         irrigation.fields["gross_mm"] * 1.5, abs=0.1
     )

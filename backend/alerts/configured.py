@@ -12,6 +12,7 @@ from backend.alerts.channels.webhook import WebhookChannel
 from backend.alerts.channels.zalo import ZaloChannel
 from backend.alerts.engine import Evaluator
 from backend.alerts.routing import RoutingPolicy, parse_quiet_hours
+from backend.clock import Clock
 from backend.config import Settings
 from backend.registry import Registry
 from backend.store import Store
@@ -38,8 +39,11 @@ def channels(settings: Settings) -> dict[str, Channel]:
     return out
 
 
-def evaluator(settings: Settings, registry: Registry, store: Store) -> Evaluator:
-    """The evaluator with `[alerts]`'s escalation, quiet hours and budget."""
+def evaluator(
+    settings: Settings, registry: Registry, store: Store, clock: Clock | None = None
+) -> Evaluator:
+    """The evaluator with `[alerts]`'s escalation, quiet hours and budget, on `clock` (the
+    site's; default the real one)."""
     routing = replace(
         RoutingPolicy(), timezone=settings.timezone, escalate_after_s=settings.alerts_escalate_after
     )
@@ -51,4 +55,5 @@ def evaluator(settings: Settings, registry: Registry, store: Store) -> Evaluator
         routing=routing,
         quiet_hours=quiet if quiet is not None else (),
         daily_budget=settings.alerts_daily_budget,
+        clock=clock or Clock(),
     )

@@ -25,6 +25,7 @@ from backend.alerts.rules_forecast import forecast_observations
 from backend.alerts.rules_health import NodeReport, gateway_observations, node_observations
 from backend.alerts.rules_threshold import Threshold, threshold_observation
 from backend.alerts.store import AlertStore
+from backend.clock import Clock
 from backend.node_health import NodeView, latest_by_node
 from backend.registry import Registry
 from backend.schema import Farm, Field, Membership, Organisation, ThresholdRow, User
@@ -49,7 +50,11 @@ class RoundResult:
 @dataclass
 class Evaluator:
     """Evaluates every rule over the registry and the store, with the policies of
-    `[alerts]`; keeps the day's routing ledger (budget, digest) between rounds."""
+    `[alerts]`; keeps the day's routing ledger (budget, digest) between rounds.
+
+    `clock` is the site's (the demo's may run N times faster): a round's "now", which
+    readings are fresh, quiet hours, `escalate_after` and the day of the budget are all
+    site time, so a speed-N demo escalates after `escalate_after` site seconds."""
 
     @property
     def engine(self) -> Engine:
@@ -63,6 +68,7 @@ class Evaluator:
     quiet_hours: tuple | None = None  # None: routing's default; () switches them off
     daily_budget: int | None = None
     ledger: dict[LedgerKey, DayLedger] = field(default_factory=dict)
+    clock: Clock = field(default_factory=Clock)
 
     def people(self) -> list[Person]:
         """Everyone who may be told, with their roles, contacts and channels."""
@@ -205,10 +211,11 @@ class Evaluator:
         return out
 
     def run_once(self, now: datetime | None = None) -> RoundResult:
-        """One round at `now`: states, transitions and planned messages written together."""
-        now = now or datetime.now(UTC)
+        """One round at `now` (default the clock's): states, transitions and planned
+        messages written together."""
+        now = now or datetime.fromtimestamp(self.clock.now_s(), UTC)
         observations, store_ok, extra = self.observations(now)
-        alerts = AlertStore(self.engine)
+        alerts = AlertStore(self.engine, self.clock)
         states = alerts.live_states()
         result = step_round(states, observations, now, extra["topology"], self.policy)
         people = self.people()

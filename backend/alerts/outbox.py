@@ -14,6 +14,12 @@ At-least-once to the provider, exactly-once to the person:
   second time, with the same idempotency key, which providers that take one absorb (eSMS
   `RequestId` answers 124 "duplicate", counted as delivered; a webhook receiver dedupes on
   `Idempotency-Key`; an email keeps its Message-ID).
+
+Times in the table are the site's (backend/clock.py: the demo's clock may run N times
+faster): `send_at` is planned by routing in site time (quiet hours end at 05:00 site time),
+so "due" compares it with the site's now. Waits that are the sender's own business (backoff,
+the lease) last real seconds: written into the table they become `clock.site_seconds(wait)`
+site seconds, so a provider that is down is not hammered N times faster.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from backend.clock import Clock
 from backend.i18n import Message
 from backend.schema import OutboxRow, utc
 
@@ -127,10 +134,21 @@ def enqueue(session: Session, items: Sequence[Item], now: datetime) -> int:
 class Outbox:
     """Claims and answers rows for one sender (`worker`: a name unique per process)."""
 
-    def __init__(self, engine: Engine, worker: str, lease_s: float = LEASE_S) -> None:
+    def __init__(
+        self, engine: Engine, worker: str, lease_s: float = LEASE_S, clock: Clock | None = None
+    ) -> None:
+        """lease_s: real seconds; clock: the site's (default the real one)."""
         self.engine = engine
         self.worker = worker
         self.lease_s = lease_s
+        self.clock = clock or Clock()
+
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock.now_s(), UTC)
+
+    def _later(self, real_s: float) -> datetime:
+        """The site time `real_s` real seconds from now."""
+        return self._now() + timedelta(seconds=self.clock.site_seconds(real_s))
 
     def claim(self, limit: int, now: datetime | None = None) -> list[Claimed]:
         """Up to `limit` due rows (pending and due, or claimed by a sender whose lease ran
@@ -140,8 +158,8 @@ class Outbox:
         senders claim disjoint rows at once; on SQLite the UPDATE takes the database's one
         write lock, so a second sender waits and then sees the rows already claimed.
         """
-        now = now or datetime.now(UTC)
-        stale = now - timedelta(seconds=self.lease_s)
+        now = now or self._now()
+        stale = now - timedelta(seconds=self.clock.site_seconds(self.lease_s))
         token = f"{self.worker}:{uuid.uuid4().hex[:12]}"  # this claim's rows, and only them
         due = (
             select(OutboxRow.id)
@@ -195,7 +213,7 @@ class Outbox:
             if row is None:
                 return False
             row.status, row.channel, row.provider_id = "delivered", claimed.channel, provider_id
-            row.detail, row.delivered_at = detail[:2000], datetime.now(UTC)
+            row.detail, row.delivered_at = detail[:2000], self._now()
             row.attempts += 1
             return True
 
@@ -210,7 +228,7 @@ class Outbox:
             row.attempts += 1
             wait = max(retry_after_s or 0.0, backoff_s(row.attempts))
             row.status, row.detail = "pending", f"{claimed.channel}: {detail}"[:2000]
-            row.send_at = datetime.now(UTC) + timedelta(seconds=wait)
+            row.send_at = self._later(wait)
             row.claimed_by = row.claimed_at = None
             return utc(row.send_at)
 
@@ -229,20 +247,21 @@ class Outbox:
                 row.status, row.channel = "failed", claimed.channel
                 return None
             row.status, row.channels = "pending", ",".join(left)
-            row.send_at = datetime.now(UTC)
+            row.send_at = self._now()
             return left[0]
 
     def depth(self, now: datetime | None = None) -> tuple[int, float]:
-        """Rows not yet answered for good, and the age (s) of the oldest due one."""
-        now = now or datetime.now(UTC)
+        """Rows not yet answered for good, and how long (real s: a sender's health, not a
+        time of the site's data) the oldest due one has waited."""
+        now = now or self._now()
         with Session(self.engine) as session:
             count, oldest = session.execute(
                 select(func.count(), func.min(OutboxRow.send_at)).where(
                     OutboxRow.status.in_(("pending", "claimed"))
                 )
             ).one()
-        age = max(0.0, (now - utc(oldest)).total_seconds()) if oldest is not None else 0.0
-        return int(count), age
+        waited_s = (now - utc(oldest)).total_seconds() if oldest is not None else 0.0
+        return int(count), max(0.0, self.clock.real_seconds(waited_s))
 
     def release(self) -> int:
         """Give back this sender's claimed rows (a clean stop); the number released."""

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from backend.alerts.channels.base import Channel, Delivery
 from backend.alerts.links import ack_url
 from backend.alerts.outbox import LEASE_S, Claimed, Outbox
+from backend.clock import Clock
 from backend.i18n import render
 from backend.schema import AlertEventRow, User
 
@@ -31,7 +32,8 @@ INBOX = "inbox"
 @dataclass
 class Sender:
     """Sends the outbox's due rows over `channels` (name -> channel), as `worker`; another
-    sender's claims older than `lease_s` (seconds, longer than a batch takes) are taken over."""
+    sender's claims older than `lease_s` (real seconds, longer than a batch takes) are taken
+    over. `clock` is the site's: which rows are due (outbox.py)."""
 
     engine: Engine
     channels: Mapping[str, Channel]
@@ -42,9 +44,10 @@ class Sender:
     link_base: str = ""
     link_secret: str = field(default="", repr=False)
     counts: Counter[tuple[str, str]] = field(default_factory=Counter)  # (channel, outcome)
+    clock: Clock = field(default_factory=Clock)
 
     def __post_init__(self) -> None:
-        self.outbox = Outbox(self.engine, self.worker, self.lease_s)
+        self.outbox = Outbox(self.engine, self.worker, self.lease_s, self.clock)
 
     def _people(self, ids: set[int]) -> dict[int, User]:
         with Session(self.engine) as session:
@@ -67,6 +70,8 @@ class Sender:
         claimed = self.outbox.claim(self.batch)
         people = self._people({c.person_id for c in claimed})
         alerts = self._alert_ids(claimed)
+        # real time: a link's lifetime is a credential's, checked by the dashboard (ack.py) on
+        # the real clock as sessions are, whatever speed the site's clock runs at
         now = datetime.now(UTC)
         for row in claimed:
             alert = alerts.get(row.event_id) if row.event_id is not None else None

@@ -19,6 +19,7 @@ from backend.alerts.lifecycle import acknowledge
 from backend.alerts.model import AlertState, Transition
 from backend.alerts.routing import PlannedDelivery
 from backend.alerts.state_codec import decode_state, encode_state
+from backend.clock import Clock
 from backend.i18n import Message
 from backend.schema import AlertEventRow, AlertRow, utc
 
@@ -81,8 +82,11 @@ def _view(row: AlertRow) -> AlertView:
 
 
 class AlertStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, clock: Clock | None = None) -> None:
+        """clock: the site's (default the real one); an acknowledgement is at its "now", the
+        time the escalation chain compares with its own site-time steps."""
         self.engine = engine
+        self.clock = clock or Clock()
 
     def live_states(self) -> dict[str, AlertState]:
         """The states of the alerts not over (pending or firing), by fingerprint."""
@@ -192,7 +196,7 @@ class AlertStore:
     ) -> AlertView | None:
         """Record who acknowledged the alert, when, and what they did: reminders and the
         escalation chain stop (lifecycle.acknowledge); None when there is no such alert."""
-        now = now or datetime.now(UTC)
+        now = now or datetime.fromtimestamp(self.clock.now_s(), UTC)
         with Session(self.engine) as session, session.begin():
             row = session.get(AlertRow, alert_id, with_for_update=True)
             if row is None:

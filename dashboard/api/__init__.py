@@ -11,6 +11,7 @@ Endpoints and the roles that reach them (scope rules: backend/access.py):
 | GET /nodes | technician, admin (own organisation) |
 | POST /fields/{id}/thresholds | farmer (own fields), officer (own communes), admin |
 | GET /alerts, POST /alerts/{id}/ack | the alerts of the caller's fields; technicians and admins also their nodes' and the gateway's |
+| GET /reports/season (season=YYYY-spring or YYYY-summer, or from and to; scope; format json, csv or pdf) | a farmer their fields, an officer their communes, admin and technician their organisation, a viewer the aggregates only |
 
 A request authenticated by its session cookie (the dashboard) and not by a bearer token must
 send JSON for any change (a cross-site HTML form cannot), besides the cookie's SameSite=Lax.
@@ -22,7 +23,7 @@ from flask import Flask, Response, request
 from flask_smorest import Api, abort
 from werkzeug.exceptions import MethodNotAllowed
 
-from dashboard.api import alerts, auth, fields
+from dashboard.api import alerts, auth, fields, reports
 from dashboard.api.context import EXTENSION, ApiServices
 
 UNSAFE = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -50,6 +51,7 @@ def register(server: Flask, api_services: ApiServices) -> Api:
     api.register_blueprint(auth.blp)
     api.register_blueprint(fields.blp)
     api.register_blueprint(alerts.blp)
+    api.register_blueprint(reports.blp)
 
     @server.before_request
     def json_for_cookie_changes() -> None:

@@ -15,6 +15,7 @@ from backend.access import NODE_ROLES
 from backend.alerts.store import AlertStore, AlertView
 from backend.i18n import render
 from backend.identity import Principal
+from dashboard import site_clock
 from dashboard.api.context import client_address, require_principal, services
 
 blp = Blueprint("alerts", __name__, url_prefix="/api/v1", description="Alerts")
@@ -110,7 +111,7 @@ def acknowledge_alert(
     and, with `fields`, about one of those fields. The API's POST and the commune page's
     inbox (dashboard/inbox.py) both acknowledge through here."""
     api = services()
-    store = AlertStore(api.engine)
+    store = AlertStore(api.engine, site_clock.site_clock())  # acknowledged at the site's now
     seen = visible_alerts(principal, store.alerts(ids=[alert_id])) if 0 < alert_id < 2**31 else []
     if not any(fields is None or a.field_id in fields for a in seen):
         raise AlertNotFound(f"alert {alert_id} not found")

@@ -3,7 +3,7 @@ is asking, resolved on the server from the request's bearer token or session coo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from flask import Response, current_app, g, request
 from flask_smorest import abort
@@ -15,6 +15,7 @@ from backend.accounts import Accounts
 from backend.audit import Audit
 from backend.config import Settings
 from backend.identity import AuthError, LoginResult, Principal, Throttled
+from backend.report.season import ReportParameters
 from backend.store import Store, open_store
 
 COOKIE = "ruong_session"
@@ -32,6 +33,8 @@ class ApiServices:
     audit: Audit
     store: Store
     link_secret: str = ""  # `[alerts] link_secret`: the one-tap acknowledgement links
+    # the season report's settings (`[report]`, the site's zone, `[alerts] escalate_after`)
+    report: ReportParameters = field(default_factory=ReportParameters)
 
     @classmethod
     def open(cls, settings: Settings) -> ApiServices:
@@ -45,6 +48,11 @@ class ApiServices:
             audit=Audit(engine, settings.audit_syslog),
             store=open_store(settings.store),
             link_secret=settings.alerts_link_secret,
+            report=ReportParameters(
+                drainage_min_days=settings.report_drainage_min_days,
+                timezone=settings.timezone,
+                escalate_after_s=settings.alerts_escalate_after,
+            ),
         )
 
     def close(self) -> None:

@@ -18,6 +18,7 @@ from backend.identity import Principal
 from backend.quantities import QUANTITIES
 from backend.records import Record, RecordError, add_record, records
 from backend.store import StoreError
+from dashboard import site_clock
 from dashboard.api.context import client_address, require_principal, services
 from dashboard.api.schemas import (
     FieldOut,
@@ -92,7 +93,7 @@ def every_seconds(text: str) -> int:
 @blp.alt_response(503, description="the time-series store does not answer")
 def get_readings(query: dict[str, Any], field_id: int) -> dict[str, Any]:
     field = _visible_field(field_id)
-    until: datetime = query.get("until") or datetime.now(UTC)
+    until: datetime = query.get("until") or site_clock.now()
     since: datetime = query.get("since") or until - HISTORY
     every_s = every_seconds(query["every"])
     if since >= until:
@@ -128,7 +129,7 @@ def get_readings(query: dict[str, Any], field_id: int) -> dict[str, Any]:
 @blp.alt_response(503, description="the time-series store does not answer")
 def get_forecasts(query: dict[str, str], field_id: int) -> list[dict[str, Any]]:
     field = _visible_field(field_id)
-    since = datetime.now(UTC) - FORECAST_MAX_AGE
+    since = site_clock.now() - FORECAST_MAX_AGE
     try:
         rows = services().store.rows(
             "forecasts", _store_rows_where(field), since_ms=int(since.timestamp() * 1000)
@@ -194,7 +195,8 @@ class NotAllowed(PermissionError):
 def record_on_field(principal: Principal, field: FieldInfo, body: dict[str, Any]) -> Record:
     """Store what `principal` records on `field` (in their scope: the caller checked) and
     audit it; NotAllowed or RecordError when it may not or cannot be. The API's POST and the
-    field page's buttons both record through here."""
+    field page's buttons both record through here. `body["time"]` (aware) is when it was
+    done (a detected event's time when the farmer confirms one); default the site's now."""
     api = services()
     if not api.scope.may_record(principal, field, body["kind"]):
         raise NotAllowed(f"your role may not record {body['kind']} on this field")
@@ -202,7 +204,7 @@ def record_on_field(principal: Principal, field: FieldInfo, body: dict[str, Any]
         api.engine,
         field.id,
         body["kind"],
-        time=body.get("time"),
+        time=body.get("time") or site_clock.now(),
         amount_mm=body.get("amount_mm"),
         product=body.get("product"),
         counts=body.get("counts"),

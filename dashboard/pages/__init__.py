@@ -12,9 +12,9 @@ from __future__ import annotations
 import dash
 from dash import Dash
 
-from dashboard.pages import admin, commune, field, fleet, home, today
+from dashboard.pages import admin, commune, field, fleet, home, report, today
 
-PAGES = (home, today, field, commune, fleet, admin)
+PAGES = (home, today, field, commune, fleet, admin, report)
 
 
 def register_all(app: Dash) -> None:

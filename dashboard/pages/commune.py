@@ -11,7 +11,6 @@ filter value outside them gets nothing of them.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -21,7 +20,7 @@ from dash import ALL, Dash, Input, Output, ctx, dcc, html
 from backend.access import FieldInfo
 from backend.i18n import N_, render, t
 from backend.identity import Principal
-from dashboard import charts, inbox
+from dashboard import charts, inbox, site_clock
 from dashboard.api.context import current_principal, services
 from dashboard.map_chart import MAP_HEIGHT_PX, MapPoint, map_figure
 from dashboard.reads import Answer
@@ -276,7 +275,7 @@ def layout(lang: str | None = None, **_: object) -> html.Div:
     if principal is None:
         return html.Div(not_for_you(lang), id="commune-body")
     fields, rows, answers = _rows(principal)
-    now_ms = int(time.time() * 1000)
+    now_ms = site_clock.now_ms()
     shown = chosen(rows, Filters(), now_ms)
     figure, hidden, unplaced = map_view(shown, lang)
     graph = dcc.Graph(
@@ -381,7 +380,7 @@ def register(app: Dash) -> None:
         *values, n_more = args
         filters = Filters(*(str(v) for v in values))
         _fields, rows, answers = _rows(principal)
-        now_ms = int(time.time() * 1000)
+        now_ms = site_clock.now_ms()
         shown, limit = chosen(rows, filters, now_ms), _limit(n_more)
         return (
             stale_banner(answers, lang),

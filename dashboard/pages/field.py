@@ -11,23 +11,32 @@ server: an id outside it answers exactly as one that does not exist.
 from __future__ import annotations
 
 import datetime as dt
-import time
 from dataclasses import dataclass
 from typing import Any
 
-from dash import Dash, Input, Output, State, ctx, dcc, html
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
 
 from backend.access import FieldInfo
 from backend.i18n import N_, t
 from backend.records import RecordError, records
 from backend.store import Store
-from dashboard import charts
+from dashboard import charts, site_clock
 from dashboard.api.context import current_principal, services
 from dashboard.api.fields import NotAllowed, record_on_field
 from dashboard.data import ForecastView, latest_forecasts
+from dashboard.events import DetectedEvent, question, read_events, unrecorded
 from dashboard.reads import Answer
 from dashboard.shell import reads
-from dashboard.ui import attr, clock, colour, crop_stage, freshness, language, stale_banner
+from dashboard.ui import (
+    attr,
+    clock,
+    colour,
+    crop_stage,
+    freshness,
+    language,
+    reading_note,
+    stale_banner,
+)
 
 PATH = "/field/<field_id>"
 ROLES = ("farmer", "officer", "technician", "admin")
@@ -86,9 +95,9 @@ def _read(field: FieldInfo) -> Answer[FieldData]:
     newest forecasts and its newest reading: queries on this field's series only, so that
     the page costs the same with 100 fields in the store as with one."""
     where = {"farm": field.farm, "field": field.name}
+    until = site_clock.now_ms()  # here: `fetch` runs on a pool thread, outside the app
 
     def fetch(store: Store) -> FieldData:
-        until = int(time.time() * 1000)
         since = until - HISTORY_S * 1000
         series = {
             "soil_vwc": store.aggregate("readings", "soil_vwc", where, since, until, 3600),
@@ -140,8 +149,10 @@ def _tank(irrigation: ForecastView | None, lang: str) -> html.Div | None:
     )
 
 
-def _advice(views: list[ForecastView], lang: str) -> list[Any]:
-    """Each forecast's words, with its source and when it was computed."""
+def _advice(views: list[ForecastView], lang: str, now_ms: int) -> list[Any]:
+    """Each forecast's words, with its source, when it was computed and, when the advice
+    says, the reading it was computed from ("theo số đo lúc 14:05"): a farmer compares it
+    with the reading at the top of the page (`now_ms`: the site's now, for the date)."""
     out = []
     for v in views:
         if v.kind.startswith("pest_") and v.level == 0:
@@ -151,14 +162,13 @@ def _advice(views: list[ForecastView], lang: str) -> list[Any]:
         citation = v.values.get("citation")
         if isinstance(citation, str):
             source = f"{source} · {citation}"
+        reading = reading_note(v.reading_ms, now_ms, lang)
         out.append(
             html.Div(
                 [
                     html.Div(v.text(lang)),
-                    html.Div(
-                        f"{source} · {computed}",
-                        className="small text-muted",
-                    ),
+                    *([html.Div(reading, className="small advice-reading")] if reading else []),
+                    html.Div(f"{source} · {computed}", className="small text-muted"),
                 ],
                 className=f"alert alert-{colour(v.level)} py-2 mb-2",
                 **attr("data-kind", v.kind),
@@ -202,7 +212,7 @@ def _lines(
 
 def _irrigation_bars(field: FieldInfo) -> list[tuple[int, float]]:
     """The irrigation the field's people recorded over the last 14 days, mm per day."""
-    since = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=HISTORY_S)
+    since = site_clock.now() - dt.timedelta(seconds=HISTORY_S)
     per_day: dict[int, float] = {}
     for r in records(services().engine, field.id, since):
         if r.kind == "irrigation" and r.amount_mm:
@@ -226,7 +236,7 @@ def body(field_id: object, lang: str | None) -> list[Any]:
     by_kind = {v.kind: v for v in views}
     irrigation, soil = by_kind.get("irrigation"), by_kind.get("soil_vwc")
     stage = irrigation.values.get("stage") if irrigation is not None else None
-    now_ms = int(time.time() * 1000)
+    now_ms = site_clock.now_ms()
     data = read.series
     out: list[Any] = []
     banner = stale_banner((answer,), lang)
@@ -247,7 +257,7 @@ def body(field_id: object, lang: str | None) -> list[Any]:
     tank = _tank(irrigation, lang)
     if tank is not None:
         out.append(tank)
-    out += _advice(views, lang)
+    out += _advice(views, lang, now_ms)
     config = charts.graph_config(lang)
     if data.get("soil_vwc"):
         fc, refill = _lines(soil, irrigation)
@@ -276,6 +286,125 @@ def body(field_id: object, lang: str | None) -> list[Any]:
             ),
         ]
     return out
+
+
+DISMISSED_KEPT = 50  # "not me" answers remembered per field in the browser (newest)
+
+
+def _offered(field: FieldInfo) -> list[DetectedEvent]:
+    """The field's detected events of the last 48 h that the caller may record and that no
+    record accounts for yet (dashboard/events.py)."""
+    principal = current_principal()
+    if principal is None:
+        return []
+    now_ms = site_clock.now_ms()
+    where = {"farm": field.farm, "field": field.name}
+    answer = reads().get(
+        ("events", field.farm, field.name), lambda s: read_events(s, where, now_ms)
+    )
+    found = answer.value or []
+    if not found:
+        return []
+    scope = services().scope
+    allowed = {e.kind for e in found if scope.may_record(principal, field, e.kind)}
+    since = dt.datetime.fromtimestamp(min(e.at_ms for e in found) / 1000, dt.UTC)
+    done = records(services().engine, field.id, since - dt.timedelta(hours=6))
+    return [e for e in unrecorded(found, done) if e.kind in allowed]
+
+
+def _dismissed_of(dismissed: object, field_id: object) -> set[str]:
+    """The events the reader answered "not me" to on this field (the browser's store)."""
+    if not isinstance(dismissed, dict):
+        return set()
+    keys = dismissed.get(str(field_id))
+    return {k for k in keys if isinstance(k, str)} if isinstance(keys, list) else set()
+
+
+def events(field_id: object, lang: str | None, dismissed: object = None) -> list[Any]:
+    """A card per detected event to confirm: the question, "Đúng, ghi lại" (recorded at the
+    event's time) and "Không phải" (hidden on this phone: the browser's local storage keeps
+    the answer, the server keeps nothing of it)."""
+    lang = language(lang)
+    field = _field(field_id)
+    if field is None:
+        return []
+    hidden = _dismissed_of(dismissed, field_id)
+    now_ms = site_clock.now_ms()
+    out: list[Any] = []
+    for e in _offered(field):
+        if e.key in hidden:
+            continue
+        out.append(
+            html.Div(
+                [
+                    html.Div(question(e, now_ms, lang), className="mb-2"),
+                    html.Div(
+                        [
+                            # the depth, filled in when the event estimates it; a paddy's
+                            # rise alone does not say how much water went in (a record of
+                            # irrigation needs its mm: backend.records.check)
+                            html.Div(
+                                dcc.Input(
+                                    id={"type": "event-mm", "key": e.key},
+                                    type="number",
+                                    min=1,
+                                    max=500,
+                                    step=1,
+                                    placeholder="mm",
+                                    value=round(e.amount_mm) if e.amount_mm else None,
+                                    className="form-control form-control-sm ruong-num",
+                                ),
+                                hidden=e.kind != "irrigation",
+                            ),
+                            html.Button(
+                                t("event.yes", lang),
+                                id={"type": "event-yes", "key": e.key},
+                                className="btn btn-success btn-sm",
+                            ),
+                            html.Button(
+                                t("event.no", lang),
+                                id={"type": "event-no", "key": e.key},
+                                className="btn btn-outline-secondary btn-sm",
+                            ),
+                        ],
+                        className="d-flex gap-2",
+                    ),
+                ],
+                className="alert alert-info py-2 mb-2 event-card",
+                **attr("data-event", e.key),
+            )
+        )
+    return out
+
+
+def confirm_event(
+    field_id: object, key: str, lang: str, amount_mm: object = None
+) -> tuple[str, bool]:
+    """Record the detected event `key` of the field as the caller's record, at the event's
+    time, an irrigation with `amount_mm` (what the farmer typed, mm) or else the event's
+    estimate; what the page says, and whether a record was made. The event is looked up
+    again on the server: a crafted key records nothing that was not detected and offered
+    to this caller on this field."""
+    field, principal = _field(field_id), current_principal()
+    if field is None or principal is None:
+        return t("field.not_found", lang), False
+    event = next((e for e in _offered(field) if e.key == key), None)
+    if event is None:
+        return t("event.gone", lang), False
+    body_: dict[str, Any] = {
+        "kind": event.kind,
+        "time": dt.datetime.fromtimestamp(event.at_ms / 1000, dt.UTC),
+    }
+    if event.kind == "irrigation":
+        typed = float(amount_mm) if isinstance(amount_mm, int | float) else None
+        body_["amount_mm"] = typed if typed is not None else event.amount_mm
+    try:
+        record_on_field(principal, field, body_)
+    except NotAllowed:
+        return t("record.not_allowed", lang), False
+    except RecordError:
+        return t(INVALID[event.kind], lang), False
+    return t("event.saved", lang), True
 
 
 def form(field_id: object, lang: str | None) -> list[Any]:
@@ -364,7 +493,10 @@ def layout(lang: str | None = None, field_id: str | None = None, **_: object) ->
         [
             dcc.Store(id="field-id", data=field_id),
             dcc.Store(id="field-version", data=0),
+            dcc.Store(id="event-dismissed", storage_type="local"),
             html.Div(body(field_id, lang), id="field-body"),
+            html.Div(id="field-events"),  # drawn once the browser's "not me" answers are read
+            html.Div(id="event-result", className="small", role="status"),
             html.Div(form(field_id, lang), id="field-form"),
             html.Div(id="rec-result", className="small", role="status"),
         ]
@@ -382,6 +514,67 @@ def register(app: Dash) -> None:
     )
     def refresh(_pulse: object, lang: str | None, _version: object, field_id: object) -> list[Any]:
         return body(field_id, lang)
+
+    @app.callback(
+        Output("field-events", "children"),
+        Input("event-dismissed", "data"),
+        Input("lang", "data"),
+        Input("field-version", "data"),
+        Input("pulse", "data"),
+        State("field-id", "data"),
+    )
+    def offer_events(
+        dismissed: object, lang: str | None, _version: object, _pulse: object, field_id: object
+    ) -> list[Any]:
+        return events(field_id, lang, dismissed)
+
+    @app.callback(
+        Output("event-result", "children"),
+        Output("field-version", "data", allow_duplicate=True),
+        Input({"type": "event-yes", "key": ALL}, "n_clicks"),
+        State({"type": "event-mm", "key": ALL}, "value"),
+        State("field-id", "data"),
+        State("field-version", "data"),
+        State("lang", "data"),
+        prevent_initial_call=True,
+    )
+    def event_yes(
+        clicks: list[int | None],
+        _amounts: list[object],
+        field_id: object,
+        version: object,
+        lang: str | None,
+    ) -> tuple[Any, Any]:
+        pressed = ctx.triggered_id
+        if not any(clicks) or not isinstance(pressed, dict):  # cards drawn anew, none pressed
+            return no_update, no_update
+        key = str(pressed.get("key", ""))
+        typed = next(
+            (s.get("value") for s in ctx.states_list[0] if s["id"].get("key") == key), None
+        )
+        said, made = confirm_event(field_id, key, language(lang), typed)
+        current = version if isinstance(version, int) else 0
+        return said, current + 1 if made else current
+
+    @app.callback(
+        Output("event-dismissed", "data"),
+        Input({"type": "event-no", "key": ALL}, "n_clicks"),
+        State("event-dismissed", "data"),
+        State("field-id", "data"),
+        prevent_initial_call=True,
+    )
+    def event_no(clicks: list[int | None], dismissed: object, field_id: object) -> Any:
+        """Remember "not me" for this field in the browser (local storage)."""
+        pressed = ctx.triggered_id
+        if not any(clicks) or not isinstance(pressed, dict) or _field(field_id) is None:
+            return no_update
+        kept = dict(dismissed) if isinstance(dismissed, dict) else {}
+        keys = [k for k in kept.get(str(field_id), []) if isinstance(k, str)]
+        key = str(pressed.get("key", ""))
+        if key not in keys:
+            keys.append(key)
+        kept[str(field_id)] = keys[-DISMISSED_KEPT:]
+        return kept
 
     @app.callback(
         Output("field-form", "children"),

@@ -11,7 +11,6 @@ else the last answer under the stale banner).
 
 from __future__ import annotations
 
-import time
 from collections.abc import Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from dash import Dash, Input, Output, html
 from backend.i18n import N_, ago, label, t
 from backend.node_health import OFFLINE_AFTER_S, Advice, NodeView, node_advice
 from backend.store import Store
+from dashboard import site_clock
 from dashboard.api.context import current_principal, services
 from dashboard.reads import Answer
 from dashboard.shell import latest_nodes, reads
@@ -256,7 +256,7 @@ def body(lang: str | None) -> list[Any]:
     if principal is None or not principal.has(*ROLES):
         return [not_for_you(lang)]
     nodes = services().scope.nodes(principal)
-    now_ms = int(time.time() * 1000)
+    now_ms = site_clock.now_ms()
     out: list[Any] = [html.H1(t("fleet.title", lang), className="h5 my-2")]
     if not nodes:
         out.append(html.P(t("fleet.none", lang), id="fleet-none"))

@@ -1,6 +1,6 @@
 """`/`: each role lands on its own page (an officer on the commune overview, a farmer on
 "Hôm nay", a technician on the fleet, an admin on the people page); a viewer, who sees no
-per-field data, on the province's page."""
+per-field data, on the season report's aggregates."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from dash import Dash, html
 
 from backend.i18n import t
 from dashboard.api.context import current_principal
-from dashboard.pages import admin, commune, fleet, today
+from dashboard.pages import admin, commune, fleet, report, today
 from dashboard.ui import language
 
 PATH = "/"
 ROLES = ("farmer", "officer", "technician", "admin", "viewer")
 # the landing page of a person with several roles: the first of theirs in this order
-LANDING = (commune, today, admin, fleet)
+LANDING = (commune, today, admin, fleet, report)
 
 
 def layout(lang: str | None = None, **kwargs: object) -> html.Div:
@@ -23,9 +23,7 @@ def layout(lang: str | None = None, **kwargs: object) -> html.Div:
         for page in LANDING:
             if principal.has(*page.ROLES):
                 return page.layout(lang=lang, **kwargs)
-    return html.Div(
-        t("home.viewer", language(lang)), className="alert alert-info", id="viewer-home"
-    )
+    return html.Div(t("ui.not_for_you", language(lang)), className="alert alert-secondary")
 
 
 def register(app: Dash) -> None:

@@ -5,23 +5,34 @@ opens the field's page.
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from dash import Dash, Input, Output, html
 
 from backend.i18n import render, t
+from dashboard import site_clock
 from dashboard.api.context import current_principal, services
 from dashboard.shell import forecasts, latest_nodes
 from dashboard.summary import FieldRow, field_rows
-from dashboard.ui import attr, crop_stage, freshness, language, level_dot, not_for_you, stale_banner
+from dashboard.ui import (
+    attr,
+    crop_stage,
+    freshness,
+    language,
+    level_dot,
+    not_for_you,
+    reading_note,
+    stale_banner,
+)
 
 PATH = "/today"
 ROLES = ("farmer",)
 
 
 def row_item(row: FieldRow, lang: str, now_ms: int) -> html.A:
-    """A field's row: a link to its page."""
+    """A field's row: a link to its page. Under the action, the reading it rests on ("theo
+    số đo lúc 14:05") when its advice says."""
+    reading = reading_note(row.reading_ms, now_ms, lang)
     return html.A(
         [
             html.Div(
@@ -35,6 +46,7 @@ def row_item(row: FieldRow, lang: str, now_ms: int) -> html.A:
                 className="d-flex align-items-center",
             ),
             html.Div(render(row.action, lang), className="fs-6 fw-semibold my-1 today-action"),
+            *([html.Div(reading, className="small advice-reading")] if reading else []),
             freshness(row.last_ms, now_ms, lang),
         ],
         href=f"/field/{row.field.id}",
@@ -50,7 +62,7 @@ def body(lang: str | None) -> list[Any]:
         return [not_for_you(lang)]
     fields = [f for f in services().scope.fields(principal) if f.owned]
     nodes, advice = latest_nodes(), forecasts()
-    now_ms = int(time.time() * 1000)
+    now_ms = site_clock.now_ms()
     rows = field_rows(fields, advice.value or {}, nodes.value or [])
     out: list[Any] = [html.H1(t("today.title", lang), className="h5 my-2")]
     banner = stale_banner((nodes, advice), lang)

@@ -19,7 +19,21 @@ from backend.config import ConfigError, Settings, load_settings
 from backend.db import SchemaError
 from backend.identity import AccountError
 from backend.registry import RegistryError
-from ruong.cli import alerts, db, demo, field, forecast, gateway, hw, mqtt, node, people, serve, sim
+from ruong.cli import (
+    alerts,
+    db,
+    demo,
+    field,
+    forecast,
+    gateway,
+    hw,
+    mqtt,
+    node,
+    people,
+    report,
+    serve,
+    sim,
+)
 from ruong.node_config import NodeConfigError
 from ruong.services import ServiceError
 from ruong.sim import SimError
@@ -34,7 +48,21 @@ USER_ERRORS = (
     ServiceError,
     SimError,
 )
-SUBCOMMANDS = (demo, gateway, serve, node, sim, field, forecast, hw, db, people, mqtt, alerts)
+SUBCOMMANDS = (
+    demo,
+    gateway,
+    serve,
+    node,
+    sim,
+    field,
+    forecast,
+    hw,
+    db,
+    people,
+    mqtt,
+    alerts,
+    report,
+)
 
 
 def _add_common(parser: argparse.ArgumentParser, top: bool) -> None:

@@ -21,6 +21,7 @@ from backend.alerts.sender import Sender
 from backend.alerts.store import AlertStore
 from backend.alerts.thresholds import add_threshold, thresholds
 from backend.audit import Audit, cli_actor
+from backend.clock import Clock
 from backend.config import Settings
 from backend.i18n import Message, render
 from backend.identity import AccountError
@@ -36,14 +37,16 @@ def cmd_alerts_run(settings: Settings, args: argparse.Namespace) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     worker = f"{socket.gethostname()}-{os.getpid()}"
+    clock = Clock.of(settings)  # the site's: the demo's may run N times faster
     with Registry(settings.registry_url) as registry, open_store(settings.store) as store:
-        evaluator = configured.evaluator(settings, registry, store)
+        evaluator = configured.evaluator(settings, registry, store, clock)
         sender = Sender(
             registry.engine,
             configured.channels(settings),
             worker,
             link_base=settings.alerts_base_url or settings.dashboard_bind,
             link_secret=settings.alerts_link_secret,
+            clock=clock,
         )
         print(f"ruong alerts: evaluating every {settings.alerts_evaluate_every:g} s", flush=True)
         deadline = None if args.exit_after is None else time.monotonic() + args.exit_after
@@ -97,7 +100,7 @@ def cmd_alerts_list(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_alerts_ack(settings: Settings, args: argparse.Namespace) -> int:
     with Registry(settings.registry_url) as registry:
-        view = AlertStore(registry.engine).acknowledge(args.id, None, args.note)
+        view = AlertStore(registry.engine, Clock.of(settings)).acknowledge(args.id, None, args.note)
         if view is None:
             raise AccountError(f"unknown alert {args.id}")
         audit = Audit(registry.engine, settings.audit_syslog)
@@ -115,7 +118,8 @@ def cmd_alerts_test(settings: Settings, args: argparse.Namespace) -> int:
             f"channel {args.channel!r} is not configured (configured: "
             f"{', '.join(sorted(channels)) or 'none'}; set [channels.{args.channel}] url)"
         )
-    now = datetime.now(UTC)
+    clock = Clock.of(settings)
+    now = datetime.fromtimestamp(clock.now_s(), UTC)
     with Registry(settings.registry_url) as registry:
         person = Accounts(registry.engine).user(args.user)
         with Session(registry.engine) as session, session.begin():
@@ -134,7 +138,7 @@ def cmd_alerts_test(settings: Settings, args: argparse.Namespace) -> int:
                 ],
                 now,
             )
-        sender = Sender(registry.engine, channels, f"test-{os.getpid()}")
+        sender = Sender(registry.engine, channels, f"test-{os.getpid()}", clock=clock)
         try:
             sender.run_once()
         finally:

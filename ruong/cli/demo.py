@@ -3,9 +3,27 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 from pathlib import Path
 
 from backend.config import Settings
+
+
+def _speed(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number, e.g. 360") from None
+    if not 1 <= value <= 10_000:
+        raise argparse.ArgumentTypeError(f"--speed {value:g} must be within 1..10000")
+    return value
+
+
+def _day(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a date like 2026-07-20") from None
 
 
 def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
@@ -18,6 +36,8 @@ def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
         interval_s=args.interval,
         exit_after_s=args.exit_after,
         embedded=args.embedded,
+        speed=args.speed,
+        start=args.start,
     )
 
 
@@ -31,5 +51,16 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "--embedded",
         action="store_true",
         help="use the embedded SQLite store and amqtt broker even if InfluxDB/Mosquitto exist",
+    )
+    demo.add_argument(
+        "--speed",
+        type=_speed,
+        default=1.0,
+        help="simulated time runs N times faster: nodes, forecasts, alerts, weather, dashboard",
+    )
+    demo.add_argument(
+        "--start",
+        type=_day,
+        help="the simulated day to start on (default today), e.g. one in the rice season",
     )
     demo.set_defaults(func=cmd_demo)

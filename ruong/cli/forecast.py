@@ -1,5 +1,6 @@
-"""`ruong forecast run|train|backtest|scouting|et0`: the forecasts, the soil-moisture model's
-training and skill, pest-rule refinement, ET0 for researchers."""
+"""`ruong forecast run|watch|train|backtest|scouting|et0`: the forecasts (once, or kept up to
+date as readings arrive), the soil-moisture model's training and skill, pest-rule refinement,
+ET0 for researchers."""
 
 from __future__ import annotations
 
@@ -29,10 +30,14 @@ def _timestamp(text: str) -> pd.Timestamp:
 
 
 def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
+    from backend.clock import Clock
     from backend.store import open_store
     from ruong import forecast_job
 
-    model = forecast_job.load_model(settings.model_dir)
+    now = args.now if args.now is not None else Clock.of(settings).now_s() * 1e3
+    now_ms = int(pd_timestamp(now, settings.timezone).timestamp() * 1000)
+    weather = forecast_job.weather_source(settings)(now_ms)
+    model = forecast_job.load_model(settings.model_dir, forecast_job.outlook_of(weather))
     print(f"soil-moisture model {model.version}", file=sys.stderr)
     with Registry(settings.registry_url) as registry, open_store(settings.store) as store:
         results = forecast_job.run(
@@ -40,9 +45,10 @@ def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
             registry,
             store,
             field=args.field,
-            now=args.now,
+            now=pd_timestamp(now, settings.timezone).to_pydatetime(),
             model=model,
             n_jobs=args.jobs,
+            weather=weather,
         )
     if not results:
         print("no planted fields: ruong field plant --field F --crop maize --planted 2026-02-10")
@@ -59,6 +65,50 @@ def cmd_forecast_run(settings: Settings, args: argparse.Namespace) -> int:
                 f"  [{level}] {advice.kind:<24} {render(advice.text, args.lang)}  ({advice.model})"
             )
     return 1 if any(r.error for r in results) else 0
+
+
+def pd_timestamp(value: pd.Timestamp | float, timezone: str) -> pd.Timestamp:
+    """A --now (naive: the site's wall clock) or Unix ms as a tz-aware time."""
+    import pandas as pd
+
+    if isinstance(value, float | int):
+        return pd.Timestamp(int(value), unit="ms", tz="UTC")
+    at = pd.Timestamp(value)
+    return at.tz_localize(timezone) if at.tz is None else at
+
+
+def cmd_forecast_watch(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from backend.clock import Clock
+    from backend.store import open_store
+    from ruong import forecast_job
+    from ruong.forecast_watch import Watch, watch
+
+    clock = Clock.of(settings)
+    source = forecast_job.weather_source(settings)
+    outlook = forecast_job.outlook_of(source(clock.now_ms()))
+    model = forecast_job.load_model(settings.model_dir, outlook)
+    print(f"soil-moisture model {model.version} ({outlook} outlook)", file=sys.stderr)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with Registry(settings.registry_url) as registry, open_store(settings.store) as store:
+        the = Watch(
+            settings,
+            registry,
+            store,
+            model,
+            clock,
+            source,
+            refresh_s=args.refresh,
+            full_every_s=args.full_every,
+        )
+        print(f"forecast watch: polling every {args.every:g} s", file=sys.stderr, flush=True)
+        watch(the, args.every, stop)
+    print(f"forecast watch: {the.runs} runs, {the.failures} failed polls", file=sys.stderr)
+    return 0
 
 
 def _outlook_error(name: str) -> OutlookError:
@@ -209,6 +259,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     run.add_argument("--lang", choices=["vi", "en"], default="vi")
     run.add_argument("--jobs", type=int, default=1, help="processes for the per-field work")
     run.set_defaults(func=cmd_forecast_run)
+    watch = fsub.add_parser(
+        "watch", help="keep the advice up to date: forecast each field again on new readings"
+    )
+    watch.add_argument("--every", type=float, default=30.0, help="seconds between polls")
+    watch.add_argument(
+        "--refresh", type=float, default=3600.0, help="seconds between rewrites of unchanged advice"
+    )
+    watch.add_argument(
+        "--full-every", type=float, default=6 * 3600.0, help="seconds between whole-farm runs"
+    )
+    watch.set_defaults(func=cmd_forecast_watch)
     outlook = {
         "choices": ["no-rain", "forecast"],
         "default": "no-rain",
@@ -221,7 +282,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     train.add_argument("--outlook", **outlook)
     train.set_defaults(func=cmd_forecast_train)
     backtest = fsub.add_parser(
-        "backtest", help="skill of the soil-moisture model on held-out simulated seasons"
+        "backtest",
+        help="skill of the soil-moisture model on held-out simulated seasons, without and "
+        "with the farmer's irrigation records",
     )
     backtest.add_argument("--model", type=Path, help="a saved .joblib (default: train one)")
     backtest.add_argument("--seasons", type=int, default=15, help="held-out seasons")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from backend.clock import Clock
 from backend.config import Settings
 from backend.store import ensure_downsampling_or_warn
 
@@ -18,7 +19,7 @@ def cmd_serve(settings: Settings, args: argparse.Namespace) -> int:
     services = ApiServices.open(settings)
     try:
         ensure_downsampling_or_warn(services.store)  # warns, and serves raw aggregates, if down
-        app = create_app(services)
+        app = create_app(services, clock=Clock.of(settings))  # the demo's may run N x faster
         print(f"Ruộng dashboard: http://{endpoint.host}:{endpoint.port}/", flush=True)
         waitress.serve(app.server, host=endpoint.host, port=endpoint.port, threads=8)
     finally:

@@ -23,7 +23,9 @@ from ruong.technician.errors import TechnicianError, UsageError
 
 MANIFEST_FILE = "manifest.json"  # what `flash` wrote: build id and every file's sha256
 BOOT_SOURCE = "main.py"  # the board boots main.py from source; the rest is .mpy
-HOST_ONLY = frozenset({"deploy", "hal_host", "sim_field", "sim_wire"})  # never on a board
+HOST_ONLY = frozenset(
+    {"deploy", "hal_host", "sim_field", "sim_water", "sim_wire"}
+)  # never on a board
 BOARD_ONLY = frozenset({"hal_esp32", "board_pins"})  # only where sys.platform == "esp32"
 
 

@@ -18,7 +18,7 @@ import aiocoap
 from backend.firmware_src import FIRMWARE_DIR
 from backend.registry import NodeInfo
 
-HEAP = "64k"  # as `ruong sim` runs it
+HEAP = "72k"  # the firmware with FieldHAL's simulated field (firmware/README.md "RAM")
 NODE_ID = "n0a1b2c3d"
 KEY = bytes(range(32))
 
@@ -62,7 +62,7 @@ class MicroPython:
     def main(
         self, config: Path, timeout: float = 60, heap: str = HEAP
     ) -> subprocess.CompletedProcess[str]:
-        """`micropython -X heapsize=64k firmware/main.py CONFIG` as `ruong sim` starts it."""
+        """`micropython -X heapsize=HEAP firmware/main.py CONFIG` as `ruong sim` starts it."""
         return subprocess.run(
             [self.binary, "-X", f"heapsize={heap}", str(FIRMWARE_DIR / "main.py"), str(config)],
             capture_output=True,

@@ -1,4 +1,4 @@
-"""`micropython -X heapsize=64k firmware/main.py CONFIG` as `ruong sim` runs it: report lines,
+"""`micropython -X heapsize=HEAP firmware/main.py CONFIG` as `ruong sim` runs it: report lines,
 persisted counters, and exit codes (0 all acknowledged, 3 some not, 2 bad config)."""
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ PLAUSIBLE = {  # northern Vietnam paddy, per the firmware brief
     "air_pressure": (99000, 102500),
     "rain": (0, 60),
     "leaf_wet": (0, 1),
-    "water_level": (-0.25, 0.05),
+    "water_level": (-0.25, 0.11),  # AWD to -15 cm, rain ponds up to the bund (+10 cm)
     "battery": (3.6, 4.2),
     "rssi": (-95, -60),
 }
