@@ -29,7 +29,8 @@ Rules (days counted from transplanting, day 0; harvest at the season length)
    control (ESTABLISHMENT_FLOOD / ESTABLISHMENT_KEEP).
 5. Otherwise AWD: when the level has fallen to -0.15 m or lower, re-flood to about 5 cm
    (REFLOOD); above it, let the field dry (LET_DRY), with the days until -0.15 m estimated
-   from the level's linear trend over the last `trend_days` (3) when it is falling.
+   from the level's linear trend over the last `trend_days` (3) when it is falling (and
+   said only up to `ETA_MAX_DAYS`).
 A reading older than `max_age` (1 day) before `now` counts as missing (NO_DATA).
 """
 
@@ -47,6 +48,9 @@ from backend.node_health import AWD_REFLOOD_M
 from forecasting.crops import Crop
 
 RIPENING_DAYS = 30  # flowering to maturity in tropical rice (Yoshida 1981)
+# the longest "about N days until -15 cm" the advice tells: a 3-day trend says nothing of
+# the weather beyond a month (a dry-down under safe AWD takes about 5-20 days)
+ETA_MAX_DAYS = 30
 
 
 class Phase(StrEnum):
@@ -233,6 +237,8 @@ def advise(
     if level <= schedule.reflood_level_m:
         return _advice(Reason.REFLOOD, Action.IRRIGATE, phase, day, level, schedule)
     eta = _trend_days(clean, schedule, level)
+    if eta is not None and eta > ETA_MAX_DAYS:  # a near-flat trend: no date worth telling
+        eta = None
     return _advice(Reason.LET_DRY, Action.HOLD, phase, day, level, schedule, eta)
 
 

@@ -72,6 +72,10 @@ def test_let_dry_just_above_the_threshold_with_days_left() -> None:
     )
     rising = awd.advise(_levels(-0.10, -0.05), day=40, schedule=SEASON)
     assert rising.days_to_threshold is None
+    # falling 1 mm a day: "about 190 days" says nothing; the advice names no date
+    flat = awd.advise(_levels(0.04, 0.039), day=40, schedule=SEASON)
+    assert flat.reason is Reason.LET_DRY and flat.days_to_threshold is None
+    assert "days" not in render(flat.text, "en")
 
 
 def test_no_awd_during_establishment() -> None:
