@@ -125,7 +125,7 @@ def field_sim(
             zr_m=float(zr[0]),
             # FAO-56 Table 22 footnote, as the irrigation advice adjusts it (water_balance
             # depletion_fraction): for the crop's mid-season ETc at a typical ET0
-            p=round(float(depletion_fraction(crop.p, crop.kc_mid * TYPICAL_ET0_MM)), 3),
+            p=round(float(np.asarray(depletion_fraction(crop.p, crop.kc_mid * TYPICAL_ET0_MM))), 3),
         )
     return sim
 

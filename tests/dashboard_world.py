@@ -258,6 +258,21 @@ def tap(dash_duo, target) -> None:  # type: ignore[no-untyped-def]
     element.click()
 
 
+def click_fresh(dash_duo, selector: str, tries: int = 3) -> None:  # type: ignore[no-untyped-def]
+    """Click what `selector` finds, finding it again when the page redrew it in between (a
+    pulse redraws the rows with their "updated N s ago"; a user's tap lands on the new ones)."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for attempt in range(tries):
+        try:
+            dash_duo.find_element(selector).click()
+            return
+        except StaleElementReferenceException:
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.2)
+
+
 def dependencies(server: str, session: dict[str, str]) -> dict[str, dict[str, Any]]:
     """The app's callbacks by the output they declare (`/_dash-dependencies`)."""
     found = httpx.get(f"{server}/_dash-dependencies", cookies=session).json()

@@ -28,6 +28,7 @@ from tests.dashboard_world import (
     base_url,
     build,
     callback_request,
+    click_fresh,
     cookies,
     log_in,
     no_overflow,
@@ -85,7 +86,7 @@ def test_field_page_draws_history_and_records_an_irrigation(dash_duo, world: Wor
     as_phone(dash_duo)
     log_in(dash_duo, app, FARMER_A, then="#today-rows")
     field_id = world.field_ids["ngo-1"]
-    dash_duo.find_element(f'.today-row[data-field="{field_id}"]').click()
+    click_fresh(dash_duo, f'.today-row[data-field="{field_id}"]')
     dash_duo.wait_for_element("#chart-moisture .js-plotly-plot", timeout=10)
     assert dash_duo.driver.current_url.endswith(f"/field/{field_id}")
     assert dash_duo.find_element("#tank").get_attribute("data-pct") == "56"  # 1 - 40/90

@@ -177,7 +177,13 @@ def dismiss(client: FlaskClient, field_id: int, key: str) -> Any:
 
 
 def _hhmm(ms: int) -> str:
-    return dt.datetime.fromtimestamp(ms / 1000, LOCAL).strftime("%H:%M")
+    """HH:MM, with " ngày dd/mm" when the moment is not on the site's today (the question
+    names the day of an event before midnight)."""
+    moment = dt.datetime.fromtimestamp(ms / 1000, LOCAL)
+    today = dt.datetime.now(LOCAL).date()
+    return moment.strftime("%H:%M") + (
+        "" if moment.date() == today else moment.strftime(" ngày %d/%m")
+    )
 
 
 def test_the_owner_is_asked_about_the_rise_only(world: World) -> None:

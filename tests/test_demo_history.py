@@ -13,7 +13,8 @@ from backend.firmware_src import import_firmware
 from backend.registry import NodeInfo, Registry
 from backend.store.sqlite import SqliteStore
 from forecasting.crops import load_crops
-from ruong.demo_history import HISTORY_DAYS, seed_history
+from forecasting.water_balance import depletion_fraction
+from ruong.demo_history import HISTORY_DAYS, TYPICAL_ET0_MM, seed_history
 
 FARM = "demo"
 # mid-October: summer rice (transplanted mid-July) on the first field, maize and tomato beside
@@ -79,7 +80,9 @@ def test_the_history_uses_the_fields_crop_and_soil(world) -> None:
         pd.Timestamp(plantings["ruong-2"].planted).tz_localize(NOW.tzinfo).timestamp()
     )
     assert crop.name_en in seeded.lines[1]
-    assert upland["p"] == crop.p and upland["zr_m"] == crop.zr_min  # as the water balance
+    # p as the irrigation advice adjusts it (FAO-56 Table 22 footnote), zr as the balance
+    adjusted = depletion_fraction(crop.p, crop.kc_mid * TYPICAL_ET0_MM)
+    assert upland["p"] == pytest.approx(float(adjusted), abs=1e-3) and upland["zr_m"] == crop.zr_min
     e1, e2, e3, e4 = crop.stage_ends
     assert upland["kc"] == [
         [e1, crop.kc_ini],

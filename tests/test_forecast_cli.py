@@ -51,7 +51,7 @@ def test_plant_and_list(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     listed = capsys.readouterr().out.strip().splitlines()[-1]
     assert listed == (
         '[{"farm": "hop-tac-xa", "field": "ngo-1", "crop": "maize", "planted": "2026-02-12", '
-        '"soil": "clay", "area_m2": 900.0, "variety": null}]'
+        '"soil": "clay", "area_m2": 900.0, "variety": null, "season_days": 125}]'
     )
 
 

@@ -8,7 +8,7 @@ and the field's `Subject`. One observation per kind with a rule, each evaluation
 | rule (= kind) | active when | level | words | expires |
 | --- | --- | --- | --- | --- |
 | `pest_<rule>` | level >= 2 | the forecast's, 2-3 | `alert.pest` around the advice | when the forecast is too old to be a verdict |
-| `irrigation` | level 3 (irrigate today) or `days_ahead` <= 0 (overdue) | 3 | the advice itself | the end of the forecast's local day |
+| `irrigation` | level 3 (irrigate today) or `days_ahead` <= 0 (overdue), not when put off for forecast rain (`postponed_for_rain_mm`) | 3 | the advice itself | the end of the forecast's local day |
 | `awd` | level 3 with action `irrigate` (re-flood now) | 3 | the advice itself | the end of the forecast's local day |
 
 No verdict (None) for a forecast older than `STALE_AFTER_S`, one without a level (not enough
@@ -87,9 +87,10 @@ def forecast_observation(
     if level is None or advice is None:
         return None
     if kind in _DIRECT:
-        if kind == "irrigation":  # due today, or overdue
+        if kind == "irrigation":  # due today, or overdue, unless put off for forecast rain
             days_ahead = _number(row.fields.get("days_ahead"))
-            act = level == 3 or (days_ahead is not None and days_ahead <= 0)
+            put_off = "postponed_for_rain_mm" in row.fields
+            act = not put_off and (level == 3 or (days_ahead is not None and days_ahead <= 0))
         else:  # re-flood now (the AWD advice's level 3 is only ever `irrigate`; said anyway)
             act = level == 3 and row.fields.get("action") == "irrigate"
         if not act:

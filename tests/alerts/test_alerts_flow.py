@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -31,6 +32,7 @@ from tests.conftest import run_ruong, write_config
 
 SECRET = "webhook-secret-for-tests"
 TZ = "Asia/Ho_Chi_Minh"
+SITE = ZoneInfo(TZ)
 PASSWORD = "lua-thom-2026"
 LINK_SECRET = "link-secret-for-tests"
 
@@ -108,13 +110,30 @@ def reading(world: World, at: datetime) -> None:
     world.store.write([Point("readings", tags, {"soil_vwc": 22.0}, int(at.timestamp() * 1000))])
 
 
+def today_start() -> datetime:
+    """00:00 of the site's today, in UTC: a forecast's "irrigate today" alert ends with its
+    local day, so a test's forecast must not be yesterday's (the tests once failed between
+    23:00 and 00:30 site time)."""
+    local = datetime.now(SITE).replace(hour=0, minute=0, second=0, microsecond=0)
+    return local.astimezone(UTC)
+
+
+def window_start(span: timedelta) -> datetime:
+    """An hour ago, or earlier when the `span` from there would cross the site's midnight."""
+    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    midnight = today_start()
+    if t0 < midnight < t0 + span:
+        t0 = midnight - span - timedelta(minutes=5)
+    return t0
+
+
 def drain(sender: Sender) -> None:
     while sender.run_once():
         pass
 
 
 def test_irrigate_today_tells_the_farmer_once_and_is_acknowledged(world: World) -> None:
-    t0 = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=1)
+    t0 = window_start(timedelta(minutes=90))
     irrigate_today(world, t0)
     reading(world, t0)
     evaluator, sender = world.evaluator(), world.sender()
@@ -169,7 +188,7 @@ def test_ruong_alerts_once_list_and_ack(world: World) -> None:
     )
     with config.open("a") as out:  # a sub-table, which write_config's section_key cannot name
         out.write(f'[channels.webhook]\nurl = "{world.receiver.url}"\nsecret = "{SECRET}"\n')
-    now = datetime.now(UTC) - timedelta(minutes=30)
+    now = max(datetime.now(UTC) - timedelta(minutes=30), today_start())
     irrigate_today(world, now)
     reading(world, datetime.now(UTC))
     for _ in range(2):  # two evaluations: the alert is pending, then (fire_after 2) ...

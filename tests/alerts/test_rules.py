@@ -294,6 +294,12 @@ def test_irrigation_overdue_alerts_and_not_yet_due_does_not() -> None:
     later = forecast("irrigation", 9, IRRIGATE_TODAY, level=2, days_ahead=2)
     verdict = forecast_observation(later, LUA_1, NOW)
     assert verdict is not None and not verdict.active
+    # due now, but put off for forecast rain (forecasting.advice postpone_for_rain): no alert
+    wait = forecast(
+        "irrigation", 9, IRRIGATE_TODAY, level=2, days_ahead=0, postponed_for_rain_mm=18.0
+    )
+    verdict = forecast_observation(wait, LUA_1, NOW)
+    assert verdict is not None and not verdict.active
 
 
 def test_yesterdays_irrigate_today_does_not_start_an_alert_after_midnight() -> None:

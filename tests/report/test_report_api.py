@@ -9,6 +9,7 @@ import json
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from flask.testing import FlaskClient
@@ -56,16 +57,26 @@ def _fields(answer) -> set[str]:  # type: ignore[no-untyped-def]
     return {f["field"] for f in answer.get_json()["fields"]}
 
 
+def _today() -> dt.date:
+    """The site's today (the world's readings end now)."""
+    return dt.datetime.now(ZoneInfo("Asia/Ho_Chi_Minh")).date()
+
+
 def test_each_role_gets_its_scope(world: World) -> None:
-    url = f"/api/v1/reports/season?season={SEASON}"
+    # from the transplanting to today: the world's readings (the last three days) are inside
+    # whatever today is, which a named season's window would not promise
+    url = f"/api/v1/reports/season?from={PLANTED}&to={_today()}"
     assert _client(world, None).get(url).status_code == 401
     farmer = _client(world, FARMER_A).get(url)
     assert farmer.status_code == 200, farmer.text
-    assert _fields(farmer) == {f"{FARM_A}/lua-1"}  # An's paddy (his maize is not in season)
+    assert _fields(farmer) == {f"{FARM_A}/lua-1", f"{FARM_A}/ngo-1"}  # An's two fields
     officer = _client(world, OFFICER_KT).get(url)
-    assert _fields(officer) == {f"{FARM_A}/lua-1"}  # Khánh Thiện only, not Yên Mô's lua-b
+    # Khánh Thiện only, not Yên Mô's lua-b
+    assert _fields(officer) == {f"{FARM_A}/lua-1", f"{FARM_A}/ngo-1"}
     report = officer.get_json()
-    field = report["fields"][0]
+    by_name = {f["field"]: f for f in report["fields"]}
+    assert by_name[f"{FARM_A}/ngo-1"]["water_regime"] == "no_data"  # maize: no paddy regime
+    field = by_name[f"{FARM_A}/lua-1"]
     for key in ("field", "area_ha", "transplanted", "harvested", "days", "water_regime",
                 "drainage_periods", "sfw", "sfp", "sfo", "ch4_kg", "baseline_ch4_kg",
                 "avoided_t_co2e", "coverage"):  # fmt: skip
@@ -85,6 +96,8 @@ def test_each_role_gets_its_scope(world: World) -> None:
     assert other.status_code == missing.status_code == 404
     bad = _client(world, ADMIN).get("/api/v1/reports/season?season=2026-winter")
     assert bad.status_code == 422 and "spring" in bad.text
+    named = _client(world, OFFICER_KT).get(f"/api/v1/reports/season?season={SEASON}")
+    assert _fields(named) == {f"{FARM_A}/lua-1"} and named.get_json()["season"] == SEASON
 
 
 def test_csv_and_pdf(world: World, tmp_path: Path) -> None:
