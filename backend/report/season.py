@@ -30,7 +30,7 @@ Definitions (what each number counts):
   `irrigation`, `pest_*`): counted when a kind's level rises to 2 or more, or changes while
   at 2 or more, or its words (the message id, not its numbers) change; the forecast job's
   hourly rewrites of the same advice are not counted again.
-- *Alerts*: an alert's episode that fired in the season (its `firing` event); by rule id and
+- *activity.Alerts*: an alert's episode that fired in the season (its `firing` event); by rule id and
   by the highest level it reached; acknowledged when an acknowledgement followed; minutes from
   firing to the first acknowledgement; followed within 48 h when a matching record followed the
   firing within 48 h (an `irrigation` or `awd` alert: an irrigation record; `pest_*`: a
@@ -52,10 +52,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
-import json
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -65,29 +64,21 @@ from sqlalchemy.orm import Session
 from backend.access import FIELD_ROLES, field_filter
 from backend.identity import Principal
 from backend.records import Record, records
-from backend.report import methane
+from backend.report import activity, methane
+from backend.report.activity import median, rounded, unix_ms
 from backend.report.seasons import in_window, season_of_window
 from backend.report.water_regime import SFW, SFW_SOURCE, Regime, water_regime
 from backend.schema import (
-    AlertEventRow,
-    AlertRow,
     Farm,
     Field,
-    Node,
-    NodeConfigRow,
     Organisation,
     Planting,
-    utc,
 )
 from backend.store import Store
 from backend.store.base import Row
 
-DEFAULT_INTERVAL_S = 900.0  # the node's default report interval (ruong/node_config.py)
 EVENT_MATCH_S = 6 * 3600  # a record this close to a detected event accounts for it
-FOLLOW_S = 48 * 3600  # an alert followed by a matching record within this
 ESCALATE_AFTER_S = 4 * 3600.0  # backend/alerts/routing.py ESCALATE_AFTER_S
-ACTION_KINDS = ("awd", "irrigation")  # with pest_*: the advice that asks for an action
-_FOLLOWED_BY = {"irrigation": "irrigation", "awd": "irrigation"}  # rule -> record kind
 REGIME_KEYS = (*(r.value for r in Regime), "no_data")
 COMPARISON_NOTE = "a comparison of fields, not a model"
 _HOUR_MS = 3_600_000
@@ -136,42 +127,6 @@ def aggregates_only(principal: Principal | None) -> bool:
 
 
 @dataclass
-class _Alerts:
-    """One field's (or an aggregate's) alerts, with the raw times the medians need."""
-
-    total: int = 0
-    by_rule: dict[str, int] = field(default_factory=dict)
-    by_level: dict[str, int] = field(default_factory=dict)
-    acknowledged: int = 0
-    ack_minutes: list[float] = field(default_factory=list)
-    followable: int = 0
-    followed: int = 0
-    escalations: int = 0
-
-    def add(self, other: _Alerts) -> None:
-        self.total += other.total
-        for mine, theirs in ((self.by_rule, other.by_rule), (self.by_level, other.by_level)):
-            for key, n in theirs.items():
-                mine[key] = mine.get(key, 0) + n
-        self.acknowledged += other.acknowledged
-        self.ack_minutes += other.ack_minutes
-        self.followable += other.followable
-        self.followed += other.followed
-        self.escalations += other.escalations
-
-    def as_json(self) -> dict[str, object]:
-        return {
-            "total": self.total,
-            "by_rule": dict(sorted(self.by_rule.items())),
-            "by_level": dict(sorted(self.by_level.items())),
-            "acknowledged_share": _share(self.acknowledged, self.total),
-            "median_ack_minutes": _median(self.ack_minutes),
-            "followed_48h_share": _share(self.followed, self.followable),
-            "escalations": self.escalations,
-        }
-
-
-@dataclass
 class FieldResult:
     """One field of the report: its FIELD JSON and what the aggregates need of it."""
 
@@ -179,7 +134,7 @@ class FieldResult:
     commune: str | None
     organisation: str
     paddy: bool
-    alerts: _Alerts
+    alerts: activity.Alerts
 
 
 @dataclass
@@ -264,7 +219,7 @@ def build_season_report(
     end_day = min(window[1] + _DAY, now.astimezone(tz).date())
     results: list[FieldResult] = []
     series: dict[str, pd.Series] = {}
-    alerts = _alert_episodes(engine, [r.field.id for r in in_season])
+    alerts = activity.alert_episodes(engine, [r.field.id for r in in_season])
     for row in in_season:
         planting = row.planting
         if planting is None:  # kept out above; the check tells the type checker too
@@ -277,12 +232,12 @@ def build_season_report(
             series[str(result.json["field"])] = levels
     report_start = _midnight(window[0], tz)
     report_end = min(_midnight(window[1] + _DAY, tz), now)
-    network = _network(engine, store, [r.field.id for r in rows], report_start, report_end)
+    network = activity.network(engine, store, [r.field.id for r in rows], report_start, report_end)
     chart_data = None
     if charts:
         chart_data = {
             key: [
-                [_ms(t), round(float(v), 4)]
+                [unix_ms(t), round(float(v), 4)]
                 for t, v in zip(pd.DatetimeIndex(s.index), s.to_numpy(), strict=True)
             ]
             for key, s in list(series.items())[: parameters.charts_max]
@@ -335,17 +290,17 @@ def method_factors(gwp: str = "ar6") -> list[dict[str, object]]:
 def aggregate(name: str, fields: Sequence[FieldResult]) -> dict[str, object]:
     """The AGGREGATE of `fields` (sums, counts, medians; pure)."""
     regimes = dict.fromkeys(REGIME_KEYS, 0)
-    alerts = _Alerts()
+    alerts = activity.Alerts()
     for f in fields:
         regimes[str(f.json["water_regime"])] += 1
         alerts.add(f.alerts)
     paddy = [f for f in fields if f.paddy]
 
     def total(key: str) -> float:
-        return _round(sum(_num(f.json[key]) for f in fields), 6)
+        return rounded(sum(_num(f.json[key]) for f in fields), 6)
 
     def range_total(key: str, end: int) -> float:
-        return _round(sum(_num(_pair(f.json[key])[end]) for f in fields), 6)
+        return rounded(sum(_num(_pair(f.json[key])[end]) for f in fields), 6)
 
     def water(regime_keys: Sequence[str]) -> dict[str, object]:
         per_ha = [
@@ -353,7 +308,7 @@ def aggregate(name: str, fields: Sequence[FieldResult]) -> dict[str, object]:
             for f in paddy
             if str(f.json["water_regime"]) in regime_keys and _num(f.json["area_ha"]) > 0
         ]
-        return {"n": len(per_ha), "median_irrigation_m3_per_ha": _median(per_ha)}
+        return {"n": len(per_ha), "median_irrigation_m3_per_ha": median(per_ha)}
 
     coverages = [_num(f.json["coverage"]) for f in paddy]
     return {
@@ -379,7 +334,7 @@ def aggregate(name: str, fields: Sequence[FieldResult]) -> dict[str, object]:
         },
         "advice_delivered": int(total("advice_delivered")),
         "alerts": alerts.as_json(),
-        "coverage": _round(statistics.fmean(coverages), 4) if coverages else None,
+        "coverage": rounded(statistics.fmean(coverages), 4) if coverages else None,
     }
 
 
@@ -455,7 +410,7 @@ def _field_result(
     tz: ZoneInfo,
     parameters: ReportParameters,
     now: dt.datetime,
-    episodes: list[_Episode],
+    episodes: list[activity.Episode],
 ) -> tuple[FieldResult, pd.Series | None]:
     planted = planting.planted
     harvest = planted + dt.timedelta(days=planting.season_days) if planting.season_days else None
@@ -463,7 +418,7 @@ def _field_result(
     season_end = harvested or max(end_day, planted)
     days = (season_end - planted).days
     start, end = _midnight(planted, tz), _midnight(season_end, tz)
-    start_ms, end_ms = _ms(start), _ms(end)
+    start_ms, end_ms = unix_ms(start), unix_ms(end)
     area_m2 = planting.area_m2 or row.field.area_m2 or 0.0
     area_ha = area_m2 / 10_000
     tags = {"farm": row.farm, "field": row.field.name}
@@ -493,13 +448,15 @@ def _field_result(
     irrigations = [r for r in field_records if r.kind == "irrigation"]
     detected = _detected_irrigations(forecasts, irrigations, start_ms, end_ms)
     irrigation_mm = sum(r.amount_mm or 0.0 for r in irrigations) + sum(detected)
-    alerts = _field_alerts(episodes, field_records, start, end, now, parameters.escalate_after_s)
+    alerts = activity.field_alerts(
+        episodes, field_records, start, end, now, parameters.escalate_after_s
+    )
 
     def kg(value: float | None) -> float | None:
-        return None if value is None else _round(value, 3)
+        return None if value is None else rounded(value, 3)
 
     def pair(values: tuple[float, float] | None, digits: int) -> list[float] | None:
-        return None if values is None else [_round(values[0], digits), _round(values[1], digits)]
+        return None if values is None else [rounded(values[0], digits), rounded(values[1], digits)]
 
     coverage = None if not paddy else (regime.coverage if regime is not None else 0.0)
     record = {
@@ -510,7 +467,7 @@ def _field_result(
         "organisation": row.organisation,
         "crop": planting.crop,
         "variety": planting.variety,
-        "area_ha": _round(area_ha, 6),
+        "area_ha": rounded(area_ha, 6),
         "transplanted": planted.isoformat(),
         "harvested": harvested.isoformat() if harvested else None,
         "days": days,
@@ -519,15 +476,15 @@ def _field_result(
             {
                 "start": p.start.isoformat(),
                 "end": p.end.isoformat(),
-                "days": _round(p.days, 4),
-                "min_level_m": _round(p.min_level_m, 4),
+                "days": rounded(p.days, 4),
+                "min_level_m": rounded(p.min_level_m, 4),
             }
             for p in (regime.drainage_periods if regime is not None else [])
         ],
-        "days_flooded": _round(regime.days_flooded, 4) if regime is not None else None,
+        "days_flooded": rounded(regime.days_flooded, 4) if regime is not None else None,
         "dry_downs_15cm": regime.dry_downs_15cm if regime is not None else None,
         "refloods": regime.refloods if regime is not None else None,
-        "coverage": None if coverage is None else _round(coverage, 4),
+        "coverage": None if coverage is None else rounded(coverage, 4),
         "sfw": estimate.sfw if estimate else None,
         "sfp": estimate.sfp if estimate else None,
         "sfo": estimate.sfo if estimate else None,
@@ -535,13 +492,13 @@ def _field_result(
         "ch4_range_kg": pair(estimate.ch4_range_kg if estimate else None, 3),
         "baseline_ch4_kg": kg(estimate.baseline_ch4_kg if estimate else None),
         "avoided_ch4_kg": kg(estimate.avoided_ch4_kg if estimate else None),
-        "avoided_t_co2e": _round(estimate.avoided_t_co2e, 6) if estimate else None,
+        "avoided_t_co2e": rounded(estimate.avoided_t_co2e, 6) if estimate else None,
         "avoided_t_co2e_range": pair(estimate.avoided_t_co2e_range if estimate else None, 6),
         "irrigation_events_recorded": len(irrigations),
         "irrigation_events_detected": len(detected),
-        "irrigation_mm": _round(irrigation_mm, 2),
-        "irrigation_m3": _round(irrigation_mm / 1000 * area_m2, 3),  # mm over m2 -> m3
-        "advice_delivered": advice_delivered(forecasts),
+        "irrigation_mm": rounded(irrigation_mm, 2),
+        "irrigation_m3": rounded(irrigation_mm / 1000 * area_m2, 3),  # mm over m2 -> m3
+        "advice_delivered": activity.advice_delivered(forecasts),
         "alerts": alerts.as_json(),
     }
     result = FieldResult(record, row.field.commune, row.organisation, paddy, alerts)
@@ -553,7 +510,7 @@ def _detected_irrigations(
 ) -> list[float]:
     """The amounts (mm; 0 when not estimated) of the detected irrigations in [start, end) that
     no irrigation record within EVENT_MATCH_S accounts for."""
-    record_ms = [_ms(r.time) for r in recorded]
+    record_ms = [unix_ms(r.time) for r in recorded]
     out = []
     for row in forecasts:
         fields = row.fields
@@ -569,187 +526,6 @@ def _detected_irrigations(
     return out
 
 
-def advice_delivered(forecasts: Sequence[Row]) -> int:
-    """Distinct pieces of action advice at level >= 2 (module docstring): a kind's level
-    rising to 2+, changing while 2+, or its message id changing while 2+."""
-    last: dict[str, tuple[int, str]] = {}
-    count = 0
-    for row in sorted(forecasts, key=lambda r: r.time_ms):
-        kind, fields = row.tags.get("kind", ""), row.fields
-        if kind not in ACTION_KINDS and not kind.startswith("pest_"):
-            continue
-        level = fields.get("level")
-        if not isinstance(level, int | float):
-            continue
-        words = _message_id(fields.get("msg"))
-        previous = last.get(kind)
-        if level >= 2 and (previous is None or previous != (int(level), words)):
-            count += 1
-        last[kind] = (int(level), words)
-    return count
-
-
-def _message_id(msg: object) -> str:
-    if not isinstance(msg, str):
-        return ""
-    try:
-        parsed = json.loads(msg)
-    except json.JSONDecodeError:  # words of before the catalogue: the text itself
-        return msg
-    return str(parsed.get("id", "")) if isinstance(parsed, dict) else msg
-
-
-# --- alerts ---------------------------------------------------------------------------------
-
-
-@dataclass
-class _Episode:
-    rule: str
-    fired_at: dt.datetime
-    level: int = 0
-    level3_at: dt.datetime | None = None
-    acked_at: dt.datetime | None = None
-    ended_at: dt.datetime | None = None
-
-
-def _alert_episodes(engine: Engine, field_ids: Sequence[int]) -> dict[int, list[_Episode]]:
-    """The fired episodes of the fields' alerts, by field id, from the alert events."""
-    if not field_ids:
-        return {}
-    query = (
-        select(AlertEventRow, AlertRow.rule_id, AlertRow.field_id)
-        .join(AlertRow, AlertEventRow.alert_id == AlertRow.id)
-        .where(AlertRow.field_id.in_(sorted(field_ids)))
-        .order_by(AlertEventRow.at, AlertEventRow.id)
-    )
-    episodes: dict[tuple[int, str], _Episode] = {}
-    by_field: dict[int, list[_Episode]] = {}
-    with Session(engine) as session:
-        for event, rule, field_id in session.execute(query):
-            at, key = utc(event.at), (event.alert_id, event.episode)
-            episode = episodes.get(key)
-            if event.kind == "firing" and episode is None and field_id is not None:
-                episode = episodes[key] = _Episode(rule, at)
-                by_field.setdefault(field_id, []).append(episode)
-            if episode is None:
-                continue  # an acknowledgement of an episode that never fired
-            if event.kind in ("firing", "repeat", "level_up"):
-                episode.level = max(episode.level, event.level)
-                if event.level >= 3 and episode.level3_at is None:
-                    episode.level3_at = at
-            elif event.kind == "acknowledged" and episode.acked_at is None:
-                episode.acked_at = at
-            elif event.kind in ("resolved", "expired") and episode.ended_at is None:
-                episode.ended_at = at
-    return by_field
-
-
-def _field_alerts(
-    episodes: Sequence[_Episode],
-    field_records: Sequence[Record],
-    start: dt.datetime,
-    end: dt.datetime,
-    now: dt.datetime,
-    escalate_after_s: float,
-) -> _Alerts:
-    out = _Alerts()
-    for e in episodes:
-        if not start <= e.fired_at < end:
-            continue
-        out.total += 1
-        out.by_rule[e.rule] = out.by_rule.get(e.rule, 0) + 1
-        out.by_level[str(e.level)] = out.by_level.get(str(e.level), 0) + 1
-        if e.acked_at is not None:
-            out.acknowledged += 1
-            out.ack_minutes.append((e.acked_at - e.fired_at).total_seconds() / 60)
-        wanted = "spraying" if e.rule.startswith("pest_") else _FOLLOWED_BY.get(e.rule)
-        if wanted is not None:
-            out.followable += 1
-            until = e.fired_at + dt.timedelta(seconds=FOLLOW_S)
-            out.followed += any(
-                r.kind == wanted and e.fired_at <= r.time <= until for r in field_records
-            )
-        if e.level3_at is not None:
-            due = e.level3_at + dt.timedelta(seconds=escalate_after_s)
-            live_until = e.ended_at or now
-            out.escalations += due <= live_until and (e.acked_at is None or e.acked_at > due)
-    return out
-
-
-# --- network --------------------------------------------------------------------------------
-
-
-def _network(
-    engine: Engine,
-    store: Store,
-    field_ids: Sequence[int],
-    start: dt.datetime,
-    end: dt.datetime,
-) -> list[dict[str, object]]:
-    """Per organisation: its nodes on these fields, the reports expected and received and
-    the mean of the nodes' uptimes over [start, end)."""
-    if not field_ids or end <= start:
-        return []
-    with Session(engine) as session:
-        nodes = session.execute(
-            select(Node.id, Node.created_at, Node.revoked_at, Organisation.name)
-            .join(Field, Node.field_id == Field.id)
-            .join(Farm, Field.farm_id == Farm.id)
-            .join(Organisation, Farm.organisation_id == Organisation.id)
-            .where(Node.field_id.in_(sorted(field_ids)))
-            .order_by(Organisation.name, Node.id)
-        ).all()
-        intervals: dict[str, float] = {}
-        for node_id, settings in session.execute(
-            select(NodeConfigRow.node_id, NodeConfigRow.settings_json)
-            .where(NodeConfigRow.node_id.in_([n[0] for n in nodes]))
-            .order_by(NodeConfigRow.version)
-        ):
-            value = json.loads(settings).get("interval_s")
-            if isinstance(value, int | float) and value > 0:
-                intervals[node_id] = float(value)  # the newest version is read last
-    orgs: dict[str, dict[str, list[float]]] = {}
-    for node_id, created, revoked, org in nodes:
-        since = max(start, utc(created))
-        until = min(end, utc(revoked)) if revoked is not None else end
-        if until <= since:
-            continue
-        span_s = (until - since).total_seconds()
-        expected = span_s / intervals.get(node_id, DEFAULT_INTERVAL_S)
-        hours = _hourly_counts(store, node_id, _ms(since), _ms(until))
-        tally = orgs.setdefault(org, {"expected": [], "received": [], "uptime": []})
-        tally["expected"].append(expected)
-        tally["received"].append(float(sum(hours)))
-        tally["uptime"].append(min(len(hours) / (span_s / 3600), 1.0))
-    out = []
-    for org, tally in orgs.items():
-        expected, received = sum(tally["expected"]), sum(tally["received"])
-        out.append(
-            {
-                "organisation": org,
-                "nodes": len(tally["uptime"]),
-                "expected_reports": round(expected),
-                "received_reports": round(received),
-                # capped: a node whose interval was shortened mid-season sends more
-                "share_received": _round(min(received / expected, 1.0), 4) if expected else None,
-                "uptime": _round(statistics.fmean(tally["uptime"]), 4),
-            }
-        )
-    return out
-
-
-def _hourly_counts(store: Store, node_id: str, since_ms: int, until_ms: int) -> list[int]:
-    """The node's `node_status` points in each hour that has one.
-
-    The store aggregates no count, so each hour's count is its sum over its mean of the
-    uplink `counter` (exact for any values whose mean is not 0); an hour whose counters are
-    all 0 (the node's first uplink) counts 1."""
-    where = {"node": node_id}
-    sums = dict(store.aggregate("node_status", "counter", where, since_ms, until_ms, 3600, "sum"))
-    means = store.aggregate("node_status", "counter", where, since_ms, until_ms, 3600, "mean")
-    return [round(sums.get(t, 0.0) / m) if m > 0 else 1 for t, m in means]
-
-
 # --- small helpers --------------------------------------------------------------------------
 
 
@@ -762,28 +538,12 @@ def _midnight(day: dt.date, tz: ZoneInfo) -> dt.datetime:
     return dt.datetime.combine(day, dt.time(0), tzinfo=tz)
 
 
-def _ms(moment: dt.datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _round(value: float, digits: int) -> float:
-    return round(float(value), digits)
-
-
 def _num(value: object) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
 
 
 def _pair(value: object) -> tuple[object, object]:
     return (value[0], value[1]) if isinstance(value, list) else (None, None)
-
-
-def _share(part: int, whole: int) -> float | None:
-    return _round(part / whole, 4) if whole else None
-
-
-def _median(values: Sequence[float]) -> float | None:
-    return _round(statistics.median(values), 2) if values else None
 
 
 def _flat(record: dict[str, object]) -> dict[str, object]:
@@ -810,7 +570,7 @@ def _flat(record: dict[str, object]) -> dict[str, object]:
 
 def _csv_columns() -> list[str]:
     """The CSV header of a report without fields: the flattened keys of a FIELD."""
-    empty_alerts = _Alerts().as_json()
+    empty_alerts = activity.Alerts().as_json()
     template: dict[str, object] = dict.fromkeys(FIELD_KEYS)
     template.update(drainage_periods=[], ch4_range_kg=None, avoided_t_co2e_range=None)
     template["alerts"] = empty_alerts
