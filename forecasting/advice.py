@@ -336,6 +336,12 @@ def irrigation_advice(prepared: Prepared) -> Advice:
     if prepared.weather is not None:
         fields["outlook_source"] = prepared.weather.source
     weather = _weather_words(prepared, from_forecast, ahead)
+
+    def said(level: int, text: Message) -> Advice:
+        """The advice `text` at `level`, followed by the weather it was worked out with."""
+        words = Message(N_("advice.with_weather"), {"advice": text, "weather": weather})
+        return Advice("irrigation", model, level, words, fields)
+
     if dr_now >= raw:  # at RAW now: today, whatever the days ahead bring, unless rain comes
         gross = dr_now / field_.application_efficiency
         fields.update(
@@ -364,23 +370,11 @@ def irrigation_advice(prepared: Prepared) -> Advice:
             )
             return Advice("irrigation", model, 2, text, fields)
         text = Message(N_("irrigation.today"), {"amount": amount})
-        return Advice(
-            "irrigation",
-            model,
-            3,
-            Message(N_("advice.with_weather"), {"advice": text, "weather": weather}),
-            fields,
-        )
+        return said(3, text)
     next_ = next_irrigation(field_, ahead, dr_now)
     if next_ is None:
         text = Message(N_("irrigation.none"), {"days": OUTLOOK_DAYS})
-        return Advice(
-            "irrigation",
-            model,
-            0,
-            Message(N_("advice.with_weather"), {"advice": text, "weather": weather}),
-            fields,
-        )
+        return said(0, text)
     days_ahead = next_.days_ahead
     fields.update(
         due=next_.date.isoformat(),
@@ -402,13 +396,7 @@ def irrigation_advice(prepared: Prepared) -> Advice:
             {"due": next_.date.isoformat(), "days": days_ahead, "amount": amount},
         )
         level = 2 if days_ahead <= 2 else 1
-    return Advice(
-        "irrigation",
-        model,
-        level,
-        Message(N_("advice.with_weather"), {"advice": text, "weather": weather}),
-        fields,
-    )
+    return said(level, text)
 
 
 def flowering_window(
